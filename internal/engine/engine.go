@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// ErrUnreachable means no Docker engine answered.
+var ErrUnreachable = errors.New("the Docker engine is not reachable")
+
+// Client talks to one Docker engine.
+type Client struct {
+	api *client.Client
+}
+
+// New connects to the engine named by the usual DOCKER_HOST environment (the
+// local socket by default) and checks that it answers. The API version is
+// negotiated, so both old engines (Debian's 20.10) and new ones work.
+func New(ctx context.Context) (*Client, error) {
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	if _, err := api.Ping(ctx); err != nil {
+		_ = api.Close() // the ping error is the one worth reporting
+		return nil, fmt.Errorf("%w at %s: %v (start it, for example with scripts/bootstrap or `systemctl start docker`)", ErrUnreachable, api.DaemonHost(), err)
+	}
+	api.NegotiateAPIVersion(ctx)
+	return &Client{api: api}, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// ServerVersion returns the engine's version string.
+func (c *Client) ServerVersion(ctx context.Context) (string, error) {
+	v, err := c.api.ServerVersion(ctx)
+	if err != nil {
+		return "", fmt.Errorf("docker version: %w", err)
+	}
+	return v.Version, nil
+}
+
+// Image is what muelle needs to know about a local image.
+type Image struct {
+	ID     string
+	Labels map[string]string
+	Size   int64
+}
+
+// ErrNoImage is returned by Image when the reference is not present locally.
+var ErrNoImage = errors.New("image not present")
+
+// Image inspects a local image.
+func (c *Client) Image(ctx context.Context, ref string) (Image, error) {
+	info, err := c.api.ImageInspect(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return Image{}, fmt.Errorf("%s: %w", ref, ErrNoImage)
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	img := Image{ID: info.ID, Size: info.Size}
+	if info.Config != nil {
+		img.Labels = info.Config.Labels
+	}
+	return img, nil
+}
+
+// Pull fetches ref from its registry, writing progress to out.
+func (c *Client) Pull(ctx context.Context, ref string, out io.Writer) error {
+	rc, err := c.api.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, out, 0, false, nil); err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Import creates the image ref from a root filesystem tarball. changes are
+// Dockerfile instructions applied to the image (CMD, ENV, LABEL, ...).
+func (c *Client) Import(ctx context.Context, rootfs io.Reader, ref string, changes []string) error {
+	rc, err := c.api.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("import %s: %w", ref, err)
+	}
+	return nil
+}
+
+// BuildOptions says what to build from a context.
+type BuildOptions struct {
+	// Tags are the names given to the image.
+	Tags []string
+	// Labels are added to the image.
+	Labels map[string]string
+	// BuildArgs are Dockerfile ARG values.
+	BuildArgs map[string]*string
+	// NoCache ignores the build cache.
+	NoCache bool
+}
+
+// Build builds the Dockerfile at the root of the context tarball, writing the
+// build's output to out.
+func (c *Client) Build(ctx context.Context, contextTar io.Reader, opts BuildOptions, out io.Writer) error {
+	resp, err := c.api.ImageBuild(ctx, contextTar, build.ImageBuildOptions{
+		Tags:        opts.Tags,
+		Labels:      opts.Labels,
+		BuildArgs:   opts.BuildArgs,
+		NoCache:     opts.NoCache,
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		return fmt.Errorf("build %v: %w", opts.Tags, err)
+	}
+	defer resp.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, out, 0, false, nil); err != nil {
+		return fmt.Errorf("build %v: %w", opts.Tags, err)
+	}
+	return nil
+}
