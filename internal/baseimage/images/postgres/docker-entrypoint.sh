@@ -39,11 +39,12 @@ fi
 run_initdb_scripts() {
 	local f
 	for f in /docker-entrypoint-initdb.d/*; do
+		[ -e "$f" ] || continue # the directory is empty
 		case "$f" in
 		*.sh) echo "running $f"; . "$f" ;;
 		*.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
 		*.sql.gz) echo "running $f"; gunzip -c "$f" | psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" ;;
-		*) [ -e "$f" ] && echo "ignoring $f" ;;
+		*) echo "ignoring $f" ;;
 		esac
 	done
 }
