@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -68,13 +69,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	case ctx.Err() != nil:
 		fmt.Fprintln(errOut, "muelle: interrupted")
 		return exitInterrupted
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)) || isCobraUsageError(err):
 		fmt.Fprintf(errOut, "muelle: %v\nRun 'muelle --help' for usage.\n", err)
 		return exitUsage
 	default:
 		fmt.Fprintf(errOut, "muelle: %v\n", err)
 		return exitError
 	}
+}
+
+// isCobraUsageError recognises the errors cobra returns for an unknown
+// command, which it does not type.
+func isCobraUsageError(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 func newRootCmd(g *globals) *cobra.Command {

@@ -41,7 +41,11 @@ run_initdb_scripts() {
 	for f in /docker-entrypoint-initdb.d/*; do
 		[ -e "$f" ] || continue # the directory is empty
 		case "$f" in
-		*.sh) echo "running $f"; . "$f" ;;
+		*.sh)
+			echo "running $f"
+			# shellcheck source=/dev/null # user-provided init script
+			. "$f"
+			;;
 		*.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
 		*.sql.gz) echo "running $f"; gunzip -c "$f" | psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" ;;
 		*) echo "ignoring $f" ;;
