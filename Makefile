@@ -28,7 +28,7 @@ demo-down:
 
 ## test: formatting, vet, unit tests and the Docker-backed tests, from nothing.
 test: bootstrap check
-	MUELLE_REQUIRE_DOCKER=1 $(GO) test -tags docker -timeout $(TEST_TIMEOUT) -count=1 ./...
+	MUELLE_REQUIRE_DOCKER=1 $(GO) test -tags docker -timeout $(TEST_TIMEOUT) -count=1 -v ./...
 
 ## unit: the tests that need no Docker engine.
 unit:
