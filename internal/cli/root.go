@@ -36,6 +36,7 @@ func (e usageError) Unwrap() error { return e.err }
 
 // globals are what every command receives.
 type globals struct {
+	in      io.Reader
 	out     io.Writer
 	errOut  io.Writer
 	verbose bool
@@ -53,11 +54,11 @@ func (g *globals) logger() *slog.Logger {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
-func run(ctx context.Context, args []string, out, errOut io.Writer) int {
-	g := &globals{out: out, errOut: errOut}
+func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
+	g := &globals{in: in, out: out, errOut: errOut}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetOut(out)
@@ -98,7 +99,7 @@ and keeps it there.
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log what muelle is doing to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newVersionCmd(g), newImagesCmd(g))
+	root.AddCommand(newInitCmd(g), newEnvCmd(g), newUpCmd(g), newDownCmd(g), newImagesCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -20,7 +20,7 @@ func TestVersionPrintsVersionCommitAndGo(t *testing.T) {
 	}
 
 	out.Reset()
-	if code := run(context.Background(), []string{"version"}, &out, &out); code != exitOK {
+	if code := run(context.Background(), []string{"version"}, nil, &out, &out); code != exitOK {
 		t.Fatalf("muelle version: exit %d, output %q", code, out.String())
 	}
 	if !strings.Contains(out.String(), runtime.Version()) {
@@ -44,7 +44,7 @@ func TestExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			got := run(context.Background(), tt.args, &out, &out)
+			got := run(context.Background(), tt.args, nil, &out, &out)
 			if got != tt.want || !strings.Contains(out.String(), tt.msg) {
 				t.Errorf("muelle %v: got exit %d and %q, want exit %d and a message containing %q", tt.args, got, out.String(), tt.want, tt.msg)
 			}
@@ -55,7 +55,7 @@ func TestExitCodes(t *testing.T) {
 // --help lists only commands that work: no placeholders, no cobra extras.
 func TestHelpListsOnlyRealCommands(t *testing.T) {
 	var out bytes.Buffer
-	run(context.Background(), []string{"--help"}, &out, &out)
+	run(context.Background(), []string{"--help"}, nil, &out, &out)
 	var listed []string
 	inCommands := false
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -68,7 +68,7 @@ func TestHelpListsOnlyRealCommands(t *testing.T) {
 			listed = append(listed, strings.Fields(line)[0])
 		}
 	}
-	want := []string{"help", "images", "version"}
+	want := []string{"down", "env", "help", "images", "init", "up", "version"}
 	if strings.Join(listed, " ") != strings.Join(want, " ") {
 		t.Errorf("got commands %v, want %v", listed, want)
 	}

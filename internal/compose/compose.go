@@ -1,0 +1,131 @@
+package compose
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+)
+
+// Project is one compose project.
+type Project struct {
+	// Dir is the project directory; relative paths in the files resolve here.
+	Dir string
+	// Files are the compose files, relative to Dir.
+	Files []string
+	// EnvFile supplies the variables the files interpolate, relative to Dir.
+	EnvFile string
+	// Name is the compose project name.
+	Name string
+}
+
+func (p Project) args(args []string) []string {
+	out := []string{"compose", "--project-directory", p.Dir, "--project-name", p.Name}
+	for _, f := range p.Files {
+		out = append(out, "--file", f)
+	}
+	if p.EnvFile != "" {
+		out = append(out, "--env-file", p.EnvFile)
+	}
+	return append(out, args...)
+}
+
+func (p Project) command(ctx context.Context, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "docker", p.args(args)...)
+	cmd.Dir = p.Dir
+	return cmd
+}
+
+// Run runs `docker compose ARGS`, streaming its output.
+func (p Project) Run(ctx context.Context, stdout, stderr io.Writer, args ...string) error {
+	cmd := p.command(ctx, args)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("docker compose %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// Output runs `docker compose ARGS` and returns its standard output; on
+// failure the error carries the last lines of its standard error.
+func (p Project) Output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := p.command(ctx, args)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("docker compose %s: %w: %s", strings.Join(args, " "), err, lastLines(stderr.String(), 10))
+	}
+	return out, nil
+}
+
+// Container is a container of the project as `docker compose ps` shows it.
+type Container struct {
+	Name       string
+	Service    string
+	State      string // running, exited, ...
+	Health     string // healthy, unhealthy, starting, or "" without a healthcheck
+	ExitCode   int
+	Publishers []struct {
+		URL           string
+		TargetPort    int
+		PublishedPort int
+		Protocol      string
+	}
+}
+
+// PS lists the project's containers, stopped ones included.
+func (p Project) PS(ctx context.Context) ([]Container, error) {
+	out, err := p.Output(ctx, "ps", "--all", "--format", "json")
+	if err != nil {
+		return nil, err
+	}
+	return parsePS(out)
+}
+
+// parsePS reads both forms compose has printed: one JSON array (before
+// v2.21) or one object per line.
+func parsePS(out []byte) ([]Container, error) {
+	out = bytes.TrimSpace(out)
+	var cs []Container
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if out[0] == '[' {
+		if err := json.Unmarshal(out, &cs); err != nil {
+			return nil, fmt.Errorf("docker compose ps: %w", err)
+		}
+		return cs, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var c Container
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			return nil, fmt.Errorf("docker compose ps: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	return cs, sc.Err()
+}
+
+// Logs returns the last lines of a service's logs.
+func (p Project) Logs(ctx context.Context, service string, tail int) (string, error) {
+	out, err := p.command(ctx, []string{"logs", "--no-color", "--tail", fmt.Sprint(tail), service}).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker compose logs %s: %w", service, err)
+	}
+	return string(out), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
