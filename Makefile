@@ -20,7 +20,7 @@ build:
 bootstrap:
 	scripts/bootstrap
 
-demo: bootstrap
+demo: bootstrap build
 	scripts/demo
 
 demo-down:

@@ -5,134 +5,348 @@ package test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/muelle-dev/muelle/internal/testutil"
 )
 
-// The example app, built from the offline base, runs behind PostgreSQL and
-// nginx: its migrations apply, its own Django tests pass inside the
-// container, and it answers over HTTP with the release it was built as.
-func TestExampleAppStack(t *testing.T) {
-	testutil.RequireDocker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+// stack is a production stack of the example app, written by muelle init and
+// started by muelle up.
+type stack struct {
+	t       *testing.T
+	dir     string
+	release string
+	proj    *testutil.Project
+	client  *http.Client // HTTPS, trusting the stack's self-signed certificate
+}
 
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	testutil.RequireDocker(t)
 	root := testutil.RepoRoot(t)
 	dir := filepath.Join(t.TempDir(), "pinboard")
 	testutil.CopyDir(t, filepath.Join(root, "examples", "pinboard"), dir)
-	testutil.CopyDir(t, filepath.Join(root, "test", "testdata", "stack"), dir)
-	release := "test-" + randomHex(t, 4)
-	writeFile(t, filepath.Join(dir, ".env"), fmt.Sprintf(
-		"POSTGRES_PASSWORD=%s\nDJANGO_SECRET_KEY=%s\nHTTP_BIND=127.0.0.1:\nRELEASE=%s\n",
-		randomHex(t, 16), randomHex(t, 32), release))
+	s := &stack{t: t, dir: dir, release: "rel-" + randomHex(t, 4)}
+	s.proj = testutil.NewProject(t, dir)
+	s.proj.Files, s.proj.EnvFile = []string{"compose.prod.yaml"}, ".env.production"
 
-	p := testutil.NewProject(t, dir)
-	p.MustCompose(ctx, "up", "--detach", "--build", "--wait", "--wait-timeout", "300")
+	muelle(t, "init", dir)
+	muelle(t, "env", "new", dir, "--host", "localhost",
+		"--set", "HTTP_BIND=127.0.0.1:", "--set", "HTTPS_BIND=127.0.0.1:", "--set", "MUELLE_RELEASE="+s.release)
+	return s
+}
 
-	t.Run("migrations applied", func(t *testing.T) {
-		out := p.MustCompose(ctx, "exec", "-T", "web", "python", "manage.py", "showmigrations", "board")
-		for _, m := range []string{"[X] 0001_initial", "[X] 0002_default_board"} {
-			if !strings.Contains(out, m) {
-				t.Errorf("showmigrations board: missing %q in\n%s", m, out)
+func (s *stack) up() {
+	s.t.Helper()
+	out := muelle(s.t, "up", s.dir, "--project-name", s.proj.Name)
+	if !strings.Contains(out, "is up: https://localhost:") {
+		s.t.Fatalf("muelle up: want the URL in its output, got:\n%s", out)
+	}
+	s.client = s.httpsClient()
+}
+
+// httpsClient trusts deploy/certs/fullchain.pem and dials the published
+// HTTPS port whatever the URL's host, so requests carry Host: localhost.
+func (s *stack) httpsClient() *http.Client {
+	s.t.Helper()
+	pem, err := os.ReadFile(filepath.Join(s.dir, "deploy", "certs", "fullchain.pem"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		s.t.Fatal("deploy/certs/fullchain.pem holds no certificate")
+	}
+	https := s.proj.Addr(context.Background(), "nginx", 443)
+	http80 := s.proj.Addr(context.Background(), "nginx", 80)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"},
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if strings.HasSuffix(addr, ":80") {
+					return dialer.DialContext(ctx, "tcp", http80)
+				}
+				return dialer.DialContext(ctx, "tcp", https)
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (s *stack) get(path string) (*http.Response, string) {
+	s.t.Helper()
+	resp, err := s.client.Get("https://localhost" + path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (s *stack) exec(ctx context.Context, service string, args ...string) string {
+	s.t.Helper()
+	return s.proj.MustCompose(ctx, append([]string{"exec", "-T", service}, args...)...)
+}
+
+// uploadPin creates a pin with a file through the app's API over HTTPS.
+func (s *stack) uploadPin(title, content string) (id int, attachment string) {
+	s.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("title", title)
+	fw, _ := mw.CreateFormFile("attachment", "proof.txt")
+	_, _ = io.WriteString(fw, content)
+	_ = mw.Close()
+	resp, err := s.client.Post("https://localhost/api/pins/", mw.FormDataContentType(), &buf)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var pin struct {
+		ID         int    `json:"id"`
+		Attachment string `json:"attachment"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&pin); err != nil || resp.StatusCode != 201 {
+		s.t.Fatalf("POST /api/pins/: got %d (%v), want 201", resp.StatusCode, err)
+	}
+	return pin.ID, pin.Attachment
+}
+
+// The example app's production stack comes up healthy from muelle init's
+// files alone and behaves as the init issue promises.
+func TestInitUpProductionStack(t *testing.T) {
+	s := newStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	t.Run("generated files pass the real tools", func(t *testing.T) {
+		s.proj.MustCompose(ctx, "config", "--quiet")
+		testutil.RequireTool(t, "shellcheck")
+		if out, err := runCmd(ctx, "shellcheck", filepath.Join(s.dir, "deploy", "docker-entrypoint.sh")); err != nil {
+			t.Errorf("shellcheck deploy/docker-entrypoint.sh: %v\n%s", err, out)
+		}
+	})
+
+	s.up()
+
+	t.Run("nginx -t", func(t *testing.T) {
+		s.exec(ctx, "nginx", "nginx", "-t")
+	})
+
+	t.Run("check --deploy reports no issues", func(t *testing.T) {
+		out := s.exec(ctx, "web", "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+		if !strings.Contains(out, "System check identified no issues (0 silenced).") {
+			t.Errorf("manage.py check --deploy:\n%s", out)
+		}
+	})
+
+	t.Run("migrations applied and the app's own tests pass", func(t *testing.T) {
+		out := s.exec(ctx, "web", "python", "manage.py", "showmigrations", "board")
+		if !strings.Contains(out, "[X] 0002_default_board") {
+			t.Errorf("showmigrations board:\n%s", out)
+		}
+		out = s.exec(ctx, "web", "env", "DJANGO_SETTINGS_MODULE=muelle_settings.development",
+			"python", "manage.py", "test", "--noinput", "board")
+		if !strings.Contains(out, "\nOK") {
+			t.Errorf("manage.py test:\n%s", out)
+		}
+	})
+
+	t.Run("page over HTTPS shows the release, with security headers", func(t *testing.T) {
+		resp, body := s.get("/")
+		if resp.StatusCode != 200 || !strings.Contains(body, `<code id="release">`+s.release+`</code>`) {
+			t.Errorf("GET /: got %d, want 200 with release %s", resp.StatusCode, s.release)
+		}
+		for name, want := range map[string]string{
+			"Strict-Transport-Security": "max-age=31536000; includeSubDomains; preload",
+			"X-Content-Type-Options":    "nosniff",
+			"X-Frame-Options":           "DENY",
+			"Referrer-Policy":           "same-origin",
+			"Content-Security-Policy":   "frame-ancestors 'none'",
+		} {
+			if got := resp.Header.Values(name); len(got) != 1 || got[0] != want {
+				t.Errorf("header %s: got %q, want exactly %q", name, got, want)
+			}
+		}
+		resp, body = s.get("/healthz")
+		if resp.StatusCode != 200 || !strings.Contains(body, `"release": "`+s.release+`"`) {
+			t.Errorf("GET /healthz: got %d %s", resp.StatusCode, body)
+		}
+		resp, body = s.get("/readyz")
+		if resp.StatusCode != 200 || strings.Count(body, `"status": "ok"`) != 3 {
+			t.Errorf("GET /readyz: got %d %s, want 200 with database and cache ok", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("HTTP redirects to HTTPS but keeps the ACME path", func(t *testing.T) {
+		resp, err := s.client.Get("http://localhost/some/page?x=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 301 || resp.Header.Get("Location") != "https://localhost/some/page?x=1" {
+			t.Errorf("GET http:///some/page: got %d to %q, want 301 to https://localhost/some/page?x=1", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		resp, err = s.client.Get("http://localhost/.well-known/acme-challenge/token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("ACME challenge path over HTTP: got %d, want 404 from the webroot, not a redirect", resp.StatusCode)
+		}
+	})
+
+	t.Run("static files from nginx with cache headers", func(t *testing.T) {
+		resp, body := s.get("/static/board/style.css")
+		if resp.StatusCode != 200 || !strings.Contains(body, "Pinboard example app") || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+			t.Errorf("GET style.css: got %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+		if resp.Header.Get("Strict-Transport-Security") == "" {
+			t.Error("static files lack the security headers")
+		}
+		resp, _ = s.get("/static/admin/js/vendor/jquery/jquery.js")
+		if resp.StatusCode != 200 {
+			t.Errorf("admin's jQuery: got %d, want 200", resp.StatusCode)
+		}
+	})
+
+	content := "uploaded " + randomHex(t, 8)
+	pinID, attachment := s.uploadPin("upload test", content)
+
+	t.Run("upload is served back under the media URL", func(t *testing.T) {
+		if !strings.HasPrefix(attachment, "/media/pins/") {
+			t.Fatalf("attachment URL: got %q, want it under /media/pins/", attachment)
+		}
+		resp, body := s.get(attachment)
+		if resp.StatusCode != 200 || body != content {
+			t.Errorf("GET %s: got %d %q, want 200 %q", attachment, resp.StatusCode, body, content)
+		}
+	})
+
+	t.Run("session survives a web restart", func(t *testing.T) {
+		_, body := s.get("/")
+		first := visits(t, body)
+		s.proj.MustCompose(ctx, "restart", "web")
+		waitHealthy(t, s)
+		_, body = s.get("/")
+		if got := visits(t, body); got != first+1 {
+			t.Errorf("visits after restart: got %d, want %d (the session should live in Redis)", got, first+1)
+		}
+	})
+
+	t.Run("PostgreSQL and Redis publish no port", func(t *testing.T) {
+		for _, svc := range []string{"db", "redis"} {
+			out := s.proj.MustCompose(ctx, "ps", "--format", "{{.Publishers}}", svc)
+			if strings.Contains(out, "PublishedPort:") && regexp.MustCompile(`PublishedPort:[1-9]`).MatchString(out) {
+				t.Errorf("%s publishes a port: %s", svc, out)
+			}
+		}
+		for _, port := range []string{"5432", "6379"} {
+			if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+				c.Close()
+				t.Errorf("127.0.0.1:%s accepts connections, want nothing listening there", port)
 			}
 		}
 	})
 
-	t.Run("Django tests pass in the container", func(t *testing.T) {
-		out := p.MustCompose(ctx, "exec", "-T", "web", "python", "manage.py", "test", "--noinput", "board")
-		if !strings.Contains(out, "\nOK") {
-			t.Errorf("manage.py test did not report OK:\n%s", out)
+	t.Run("rate limits answer 429", func(t *testing.T) {
+		codes := burst(s, "GET", "/healthz", 150)
+		if codes[429] == 0 || codes[200] == 0 {
+			t.Errorf("150 concurrent requests: got %v, want some 200 and some 429", codes)
+		}
+		time.Sleep(3 * time.Second) // let the general zone refill
+		codes = burst(s, "POST", "/accounts/login/", 10)
+		if codes[429] < 3 {
+			t.Errorf("10 sign-in POSTs: got %v, want at least 3 answered 429 by the login zone", codes)
 		}
 	})
 
-	base := "http://" + p.Addr(ctx, "nginx", 80)
-
-	t.Run("page and health show the release", func(t *testing.T) {
-		status, body, _ := httpGet(t, base+"/")
-		if status != 200 || !strings.Contains(body, `<code id="release">`+release+`</code>`) {
-			t.Errorf("GET /: got %d, want 200 with release %s in\n%s", status, release, body)
+	t.Run("data survives muelle down and up", func(t *testing.T) {
+		muelle(t, "down", s.dir, "--project-name", s.proj.Name)
+		s.up()
+		resp, body := s.get(fmt.Sprintf("/api/pins/%d/", pinID))
+		if resp.StatusCode != 200 || !strings.Contains(body, "upload test") {
+			t.Errorf("pin %d after down+up: got %d %s", pinID, resp.StatusCode, body)
 		}
-		status, body, _ = httpGet(t, base+"/health/")
-		var health map[string]string
-		if err := json.Unmarshal([]byte(body), &health); err != nil {
-			t.Fatalf("GET /health/: %d %q: %v", status, body, err)
-		}
-		if status != 200 || health["release"] != release || health["database"] != "ok" {
-			t.Errorf("GET /health/: got %d %v, want 200 with release %s and database ok", status, health, release)
-		}
-	})
-
-	t.Run("upload is stored and served back through nginx", func(t *testing.T) {
-		content := "uploaded " + randomHex(t, 8)
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		_ = mw.WriteField("title", "upload test")
-		fw, _ := mw.CreateFormFile("attachment", "proof.txt")
-		_, _ = io.WriteString(fw, content)
-		_ = mw.Close()
-		resp, err := http.Post(base+"/api/pins/", mw.FormDataContentType(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var pin struct {
-			ID         int    `json:"id"`
-			Attachment string `json:"attachment"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&pin); err != nil || resp.StatusCode != 201 {
-			t.Fatalf("POST /api/pins/: got %d (%v), want 201", resp.StatusCode, err)
-		}
-		if !strings.HasPrefix(pin.Attachment, "/media/pins/") {
-			t.Fatalf("attachment URL: got %q, want it under /media/pins/", pin.Attachment)
-		}
-		status, body, _ := httpGet(t, base+pin.Attachment)
-		if status != 200 || body != content {
-			t.Errorf("GET %s: got %d %q, want 200 %q", pin.Attachment, status, body, content)
-		}
-	})
-
-	t.Run("static files come from nginx", func(t *testing.T) {
-		status, body, hdr := httpGet(t, base+"/static/board/style.css")
-		if status != 200 || !strings.Contains(body, "Pinboard example app") || hdr.Get("Expires") == "" {
-			t.Errorf("GET style.css: got %d, Expires %q, want 200 with the stylesheet and an Expires header", status, hdr.Get("Expires"))
-		}
-		status, _, _ = httpGet(t, base+"/static/admin/js/vendor/jquery/jquery.js")
-		if status != 200 {
-			t.Errorf("admin's jQuery (collectstatic): got %d, want 200", status)
+		resp, body = s.get(attachment)
+		if resp.StatusCode != 200 || body != content {
+			t.Errorf("upload after down+up: got %d %q, want %q", resp.StatusCode, body, content)
 		}
 	})
 }
 
-func httpGet(t *testing.T, url string) (int, string, http.Header) {
+var visitsRe = regexp.MustCompile(`visited this page (\d+) time`)
+
+func visits(t *testing.T, body string) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+	m := visitsRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no visit count in page:\n%s", body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode, string(body), resp.Header
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
 }
 
-func randomHex(t *testing.T, n int) string {
+func waitHealthy(t *testing.T, s *stack) {
 	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := s.client.Get("https://localhost/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(time.Second)
 	}
-	return hex.EncodeToString(b)
+	t.Fatal("the app did not answer /readyz within 90s")
+}
+
+// burst sends n concurrent requests and counts the status codes.
+func burst(s *stack, method, path string, n int) map[int]int {
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(method, "https://localhost"+path, nil)
+			resp, err := s.client.Do(req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				codes[-1]++
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[resp.StatusCode]++
+		}()
+	}
+	wg.Wait()
+	return codes
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/muelle-dev/muelle/internal/atomicfile"
 	"github.com/muelle-dev/muelle/internal/envfile"
 	"github.com/spf13/cobra"
 )
@@ -37,7 +40,7 @@ error. The same check runs before 'muelle up' and before every deploy.`,
 		},
 	}
 	check.Flags().StringVar(&file, "file", envfile.DefaultName, "env file, relative to DIR")
-	cmd.AddCommand(check)
+	cmd.AddCommand(check, newEnvNewCmd(g))
 	return cmd
 }
 
@@ -65,5 +68,65 @@ func runEnvCheck(_ context.Context, g *globals, path string) error {
 		fmt.Fprintf(g.out, ", %d warnings", len(problems))
 	}
 	fmt.Fprintln(g.out, ")")
+	return nil
+}
+
+type envNewOptions struct {
+	dir   string
+	hosts []string
+	set   []string
+}
+
+func newEnvNewCmd(g *globals) *cobra.Command {
+	o := envNewOptions{}
+	cmd := &cobra.Command{
+		Use:   "new [DIR]",
+		Short: "Write .env.production from the example, with fresh random secrets",
+		Long: `Write DIR/.env.production from the .env.production.example that init wrote:
+every placeholder becomes a fresh random secret, DJANGO_ALLOWED_HOSTS is set
+from --host, and the file is readable by its owner only. An existing
+.env.production is never overwritten. No secret is printed.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.dir = "."
+			if len(args) == 1 {
+				o.dir = args[0]
+			}
+			return runEnvNew(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.hosts, "host", nil, "host name the site answers to (repeatable; required)")
+	cmd.Flags().StringArrayVar(&o.set, "set", nil, "NAME=value to set as well (repeatable), e.g. --set HTTPS_BIND=8443")
+	return cmd
+}
+
+func runEnvNew(_ context.Context, g *globals, o envNewOptions) error {
+	if len(o.hosts) == 0 {
+		return usageError{errors.New("env new needs --host: the host name(s) the site answers to, e.g. --host example.com")}
+	}
+	set := map[string]string{"DJANGO_ALLOWED_HOSTS": strings.Join(o.hosts, ",")}
+	for _, kv := range o.set {
+		name, value, ok := strings.Cut(kv, "=")
+		if _, known := envfile.Lookup(name); !ok || !known {
+			return usageError{fmt.Errorf("--set %s: want NAME=value with one of the variables in .env.production.example", name)}
+		}
+		set[name] = value
+	}
+	target := filepath.Join(o.dir, envfile.DefaultName)
+	if _, err := os.Stat(target); err == nil {
+		return fmt.Errorf("%s exists; it is never overwritten (remove it first to start over)", target)
+	}
+	example, err := os.ReadFile(filepath.Join(o.dir, ".env.production.example"))
+	if err != nil {
+		return fmt.Errorf("read the example: %w (run 'muelle init' first)", err)
+	}
+	data, err := envfile.Fill(example, set)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(target, data, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out, "wrote %s (mode 0600) with fresh secrets; review it, then 'muelle up'\n", target)
 	return nil
 }

@@ -44,11 +44,15 @@ type Requirements struct {
 	Text string
 }
 
+// commentRe matches a comment: "#" at the start of a line or after
+// whitespace, as pip and TOML read it ("...#egg=name" is not a comment).
+var commentRe = regexp.MustCompile(`(?m)(^|\s)#.*$`)
+
 // Declares reports whether the requirements name one of the given
-// distributions (case- and separator-insensitive).
+// distributions (case- and separator-insensitive). Comments do not count.
 func (r Requirements) Declares(names ...string) bool {
 	norm := func(s string) string { return strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(s)) }
-	text := norm(r.Text)
+	text := norm(commentRe.ReplaceAllString(r.Text, "$1"))
 	for _, n := range names {
 		re := regexp.MustCompile(`(?m)(^|["'\s,\[])` + regexp.QuoteMeta(norm(n)) + `\s*($|[<>=!~;\[\s"',])`)
 		if re.MatchString(text) {
@@ -268,7 +272,7 @@ func readRequirements(root, rel string) (Requirements, error) {
 	// that includes base.txt declares what base.txt declares.
 	if kind == "requirements" {
 		for _, line := range strings.Split(text, "\n") {
-			f := strings.Fields(line)
+			f := strings.Fields(commentRe.ReplaceAllString(line, ""))
 			if len(f) == 2 && (f[0] == "-r" || f[0] == "--requirement") {
 				inc := filepath.Join(root, filepath.FromSlash(pathJoin(pathDir(rel), f[1])))
 				if b, err := os.ReadFile(inc); err == nil {

@@ -58,7 +58,7 @@ func Check(f *File) []Problem {
 		}
 	}
 
-	if key := f.Values["DJANGO_SECRET_KEY"]; key != "" && !strings.Contains(key, Placeholder) {
+	if key := f.Values["DJANGO_SECRET_KEY"]; strings.TrimSpace(key) != "" && !strings.Contains(key, Placeholder) {
 		unique := map[rune]bool{}
 		for _, r := range key {
 			unique[r] = true
@@ -88,7 +88,7 @@ func Check(f *File) []Problem {
 		}
 	}
 	for _, name := range []string{"POSTGRES_PASSWORD", "REDIS_PASSWORD"} {
-		if val := f.Values[name]; val != "" && !strings.Contains(val, Placeholder) && len(val) < 16 {
+		if val := f.Values[name]; strings.TrimSpace(val) != "" && !strings.Contains(val, Placeholder) && len(val) < 16 {
 			add(Warning, name, "is shorter than 16 characters: use a long random password")
 		}
 	}

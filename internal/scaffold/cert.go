@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/muelle-dev/muelle/internal/atomicfile"
@@ -75,7 +76,7 @@ func selfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, err erro
 		BasicConstraintsValid: true,
 	}
 	seen := map[string]bool{}
-	for _, h := range append(hosts, "localhost", "127.0.0.1", "::1") {
+	for _, h := range slices.Concat(hosts, []string{"localhost", "127.0.0.1", "::1"}) {
 		if h == "" || h == "*" || seen[h] {
 			continue
 		}

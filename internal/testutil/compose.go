@@ -18,6 +18,9 @@ type Project struct {
 	t    testing.TB
 	Name string
 	Dir  string
+	// Files and EnvFile, when set, are passed to every compose command.
+	Files   []string
+	EnvFile string
 }
 
 var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
@@ -63,7 +66,14 @@ func (p *Project) cleanup() {
 }
 
 func (p *Project) run(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "--project-name", p.Name}, args...)...)
+	base := []string{"compose", "--project-name", p.Name}
+	for _, f := range p.Files {
+		base = append(base, "--file", f)
+	}
+	if p.EnvFile != "" {
+		base = append(base, "--env-file", p.EnvFile)
+	}
+	cmd := exec.CommandContext(ctx, "docker", append(base, args...)...)
 	cmd.Dir = p.Dir
 	var out bytes.Buffer
 	cmd.Stdout = &out
