@@ -21,7 +21,9 @@ import (
 type Engine interface {
 	Image(ctx context.Context, ref string) (engine.Image, error)
 	Pull(ctx context.Context, ref string, out io.Writer) error
-	Import(ctx context.Context, rootfs io.Reader, ref string, changes []string) error
+	Import(ctx context.Context, rootfs io.Reader, changes []string) (string, error)
+	Tag(ctx context.Context, id, ref string) error
+	Remove(ctx context.Context, ref string) error
 	Build(ctx context.Context, contextTar io.Reader, opts engine.BuildOptions, out io.Writer) error
 }
 
@@ -117,7 +119,7 @@ func (b *Builder) ensure(ctx context.Context, s Spec) (Action, error) {
 	if err != nil {
 		return "", err
 	}
-	recipe := recipeHash(files, b.opts.Suite, strings.Join(b.extraPackages(s), " "))
+	recipe := recipeHash(files, b.baseRecipe(), strings.Join(b.extraPackages(s), " "))
 
 	img, err := b.engine.Image(ctx, s.Ref)
 	switch {
@@ -200,9 +202,42 @@ func (b *Builder) sources() []string {
 	}
 }
 
+// dockerCleanHook writes the apt configuration Debian's official images
+// carry: no package cache files and no downloaded packages are kept after
+// an install, so no image layer holds them.
+const dockerCleanHook = `printf '%s\n' ` +
+	`'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };' ` +
+	`'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };' ` +
+	`'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";' ` +
+	`> "$1/etc/apt/apt.conf.d/docker-clean" && rm -f "$1"/var/cache/apt/*.bin`
+
+// mmdebstrapArgs builds a minimal root filesystem as a tarball on stdout.
+// The apt and dpkg options stay in the image's configuration, so every later
+// apt-get install in a stand-in, or in an app image built on one, keeps no
+// package caches, documentation, manual pages or translations, as in
+// Debian's official images.
+func (b *Builder) mmdebstrapArgs() []string {
+	args := []string{"--variant=apt", "--include=ca-certificates", "--format=tar",
+		`--aptopt=Acquire::Retries "3"`,
+		"--customize-hook=" + dockerCleanHook,
+		"--dpkgopt=path-exclude=/usr/share/doc/*",
+		"--dpkgopt=path-include=/usr/share/doc/*/copyright",
+		"--dpkgopt=path-exclude=/usr/share/man/*",
+		"--dpkgopt=path-exclude=/usr/share/locale/*",
+		"--dpkgopt=path-exclude=/usr/share/info/*",
+		b.opts.Suite, "-"}
+	return append(args, b.sources()...)
+}
+
+// baseRecipe identifies the base root filesystem; it is part of every
+// stand-in's recipe, so a new base rebuilds them.
+func (b *Builder) baseRecipe() string {
+	return recipeHash(nil, append(b.mmdebstrapArgs(), b.opts.Mirror, b.opts.SecurityMirror)...)
+}
+
 func (b *Builder) importBase(ctx context.Context) (string, error) {
 	ref := BaseRef(b.opts.Suite)
-	recipe := recipeHash(nil, append([]string{b.opts.Suite}, b.sources()...)...)
+	recipe := b.baseRecipe()
 	img, err := b.engine.Image(ctx, ref)
 	if err == nil && img.Labels[LabelRecipe] == recipe && !b.opts.Force {
 		return ref, nil
@@ -214,11 +249,7 @@ func (b *Builder) importBase(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("building %s needs mmdebstrap, which is not installed: run `apt-get install mmdebstrap` (or scripts/bootstrap)", ref)
 	}
 	b.log.Info("creating Debian root filesystem with mmdebstrap", "suite", b.opts.Suite, "image", ref)
-	args := []string{"--variant=apt", "--include=ca-certificates", "--format=tar",
-		"--aptopt=Acquire::Retries \"3\"", "--dpkgopt=path-exclude=/usr/share/doc/*",
-		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-		b.opts.Suite, "-"}
-	args = append(args, b.sources()...)
+	args := b.mmdebstrapArgs()
 	mctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(mctx, "mmdebstrap", args...)
@@ -236,15 +267,24 @@ func (b *Builder) importBase(ctx context.Context) (string, error) {
 		`CMD ["bash"]`,
 		fmt.Sprintf("LABEL %s=debian-%s %s=%s", LabelStandIn, b.opts.Suite, LabelRecipe, recipe),
 	}
-	importErr := b.engine.Import(ctx, stdout, ref, changes)
+	id, importErr := b.engine.Import(ctx, stdout, changes)
 	if importErr != nil {
 		_, _ = io.Copy(io.Discard, stdout) // let mmdebstrap finish writing before Wait
 	}
 	if err := cmd.Wait(); err != nil {
+		if id != "" {
+			// A truncated root filesystem must never carry the base's name.
+			if rmErr := b.engine.Remove(ctx, id); rmErr != nil {
+				b.log.Warn("could not remove the incomplete import", "image", id, "err", rmErr)
+			}
+		}
 		return "", fmt.Errorf("mmdebstrap %s: %w\n%s", b.opts.Suite, err, lastLines(stderr.String(), 25))
 	}
 	if importErr != nil {
 		return "", importErr
+	}
+	if err := b.engine.Tag(ctx, id, ref); err != nil {
+		return "", err
 	}
 	return ref, nil
 }

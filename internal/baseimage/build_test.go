@@ -46,10 +46,25 @@ func (m *memEngine) Pull(_ context.Context, ref string, _ io.Writer) error {
 	return nil
 }
 
-func (m *memEngine) Import(_ context.Context, _ io.Reader, ref string, _ []string) error {
+func (m *memEngine) Import(_ context.Context, _ io.Reader, _ []string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.imports = append(m.imports, ref)
+	id := fmt.Sprintf("sha256:import-%d", len(m.imports))
+	m.imports = append(m.imports, id)
+	return id, nil
+}
+
+func (m *memEngine) Tag(_ context.Context, id, ref string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.images[ref] = engine.Image{ID: id}
+	return nil
+}
+
+func (m *memEngine) Remove(_ context.Context, ref string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.images, ref)
 	return nil
 }
 
@@ -85,12 +100,12 @@ func currentRecipe(t *testing.T, name string, opts Options) string {
 		t.Fatal(err)
 	}
 	b := &Builder{opts: opts}
-	return recipeHash(files, opts.Suite, strings.Join(b.extraPackages(Spec{Name: name}), " "))
+	return recipeHash(files, b.baseRecipe(), strings.Join(b.extraPackages(Spec{Name: name}), " "))
 }
 
 func TestEnsureKeepsPullsOrBuilds(t *testing.T) {
 	opts := DefaultOptions()
-	baseRecipe := recipeHash(nil, append([]string{opts.Suite}, (&Builder{opts: opts}).sources()...)...)
+	baseRecipe := (&Builder{opts: opts}).baseRecipe()
 	standIn := func(name, recipe string) engine.Image {
 		return engine.Image{ID: "sha256:old-" + name, Labels: map[string]string{LabelStandIn: "debian-bookworm", LabelRecipe: recipe}}
 	}

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
@@ -88,16 +90,49 @@ func (c *Client) Pull(ctx context.Context, ref string, out io.Writer) error {
 	return nil
 }
 
-// Import creates the image ref from a root filesystem tarball. changes are
-// Dockerfile instructions applied to the image (CMD, ENV, LABEL, ...).
-func (c *Client) Import(ctx context.Context, rootfs io.Reader, ref string, changes []string) error {
-	rc, err := c.api.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
+// Import creates an untagged image from a root filesystem tarball and
+// returns its ID. changes are Dockerfile instructions applied to the image
+// (CMD, ENV, LABEL, ...). Tag it once the tarball is known to be whole.
+func (c *Client) Import(ctx context.Context, rootfs io.Reader, changes []string) (string, error) {
+	rc, err := c.api.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, "", image.ImportOptions{Changes: changes})
 	if err != nil {
-		return fmt.Errorf("import %s: %w", ref, err)
+		return "", fmt.Errorf("import: %w", err)
 	}
 	defer rc.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
-		return fmt.Errorf("import %s: %w", ref, err)
+	var id string
+	dec := json.NewDecoder(rc)
+	for {
+		var msg jsonmessage.JSONMessage
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("import: %w", err)
+		}
+		if msg.Error != nil {
+			return "", fmt.Errorf("import: %w", msg.Error)
+		}
+		if strings.HasPrefix(msg.Status, "sha256:") {
+			id = strings.TrimSpace(msg.Status)
+		}
+	}
+	if id == "" {
+		return "", errors.New("import: the engine reported no image ID")
+	}
+	return id, nil
+}
+
+// Tag names an image.
+func (c *Client) Tag(ctx context.Context, id, ref string) error {
+	if err := c.api.ImageTag(ctx, id, ref); err != nil {
+		return fmt.Errorf("tag %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Remove deletes an image by ID or reference.
+func (c *Client) Remove(ctx context.Context, ref string) error {
+	if _, err := c.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return fmt.Errorf("remove image %s: %w", ref, err)
 	}
 	return nil
 }
