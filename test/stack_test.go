@@ -294,6 +294,17 @@ func TestInitUpProductionStack(t *testing.T) {
 			t.Errorf("upload after down+up: got %d %q, want %q", resp.StatusCode, body, content)
 		}
 	})
+
+	t.Run("down --volumes without confirmation removes nothing", func(t *testing.T) {
+		out, err := muelleErr(t, "down", s.dir, "--project-name", s.proj.Name, "--volumes")
+		if err == nil || !strings.Contains(out, "not confirmed; nothing was removed") {
+			t.Fatalf("muelle down --volumes with no answer: got err=%v\n%s", err, out)
+		}
+		vols, err := runCmd(ctx, "docker", "volume", "ls", "--quiet", "--filter", "name="+s.proj.Name+"_db-data")
+		if err != nil || strings.TrimSpace(vols) == "" {
+			t.Errorf("the database volume is gone after an unconfirmed down --volumes: %v %q", err, vols)
+		}
+	})
 }
 
 var visitsRe = regexp.MustCompile(`visited this page (\d+) time`)

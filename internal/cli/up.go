@@ -130,19 +130,29 @@ func healthy(c compose.Container) bool {
 }
 
 func unhealthyError(ctx context.Context, g *globals, proj compose.Project, cs []compose.Container, cause error) error {
-	var bad []string
+	var failed, waiting []string
 	for _, c := range cs {
-		if healthy(c) {
+		switch {
+		case healthy(c):
+			continue
+		case c.State == "created":
+			// Never started: it waits for a service that failed.
+			waiting = append(waiting, c.Service)
 			continue
 		}
-		bad = append(bad, c.Service)
+		failed = append(failed, c.Service)
 		logs, _ := proj.Logs(ctx, c.Service, 30) // best effort: the failure is already known
-		fmt.Fprintf(g.errOut, "\n--- %s: %s %s; last log lines ---\n%s", c.Service, c.State, c.Health, logs)
+		state := strings.TrimSpace(c.State + " " + c.Health)
+		fmt.Fprintf(g.errOut, "\n--- %s: %s; last log lines ---\n%s", c.Service, state, logs)
 	}
-	if len(bad) == 0 {
+	if len(failed) == 0 {
 		return cause
 	}
-	return fmt.Errorf("the stack did not become healthy: %s (their last log lines are above): %w", strings.Join(bad, ", "), cause)
+	msg := fmt.Sprintf("the stack did not become healthy: %s (last log lines above)", strings.Join(failed, ", "))
+	if len(waiting) > 0 {
+		msg += fmt.Sprintf("; not started, waiting for it: %s", strings.Join(waiting, ", "))
+	}
+	return fmt.Errorf("%s: %w", msg, cause)
 }
 
 func printStatus(g *globals, cs []compose.Container) {

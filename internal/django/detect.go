@@ -192,13 +192,17 @@ func detectSettings(manageDir, manage string) string {
 		return ""
 	}
 	mod := m[1]
+	// The settings package is the module itself (manage.py names
+	// "mysite.settings" with mysite/settings/__init__.py) or its parent
+	// ("config.settings.local" in config/settings/).
 	parent, _ := splitLast(mod)
-	if parent != "" {
-		if _, ok := moduleFile(manageDir, parent); ok && isPackage(manageDir, parent) {
-			for _, base := range []string{"base", "common"} {
-				if _, ok := moduleFile(manageDir, parent+"."+base); ok {
-					return parent + "." + base
-				}
+	for _, pkg := range []string{mod, parent} {
+		if pkg == "" || !isPackage(manageDir, pkg) || !strings.HasSuffix(pkg, "settings") {
+			continue
+		}
+		for _, base := range []string{"base", "common"} {
+			if _, ok := moduleFile(manageDir, pkg+"."+base); ok {
+				return pkg + "." + base
 			}
 		}
 	}

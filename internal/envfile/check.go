@@ -55,6 +55,11 @@ func Check(f *File) []Problem {
 			add(Error, v.Name, "%s; it is required: %s", what, v.Doc)
 		case strings.Contains(val, Placeholder) || (v.Secret && val == v.Example):
 			add(Error, v.Name, "still holds the placeholder from the example file: set a real value")
+		case strings.TrimSpace(val) == "":
+		case v.Number && !isWholeNumber(val):
+			add(Error, v.Name, "must be a whole number, e.g. %s", v.Example)
+		case len(v.OneOf) > 0 && !slices.Contains(v.OneOf, strings.ToUpper(strings.TrimSpace(val))):
+			add(Error, v.Name, "must be one of %s", strings.Join(v.OneOf, ", "))
 		}
 	}
 
@@ -95,6 +100,19 @@ func Check(f *File) []Problem {
 
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Severity == Error && ps[j].Severity != Error })
 	return ps
+}
+
+func isWholeNumber(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // HasErrors reports whether any problem is an error.

@@ -518,3 +518,24 @@ func TestProblemString(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNumbersAndLevels(t *testing.T) {
+	tests := []struct {
+		name, varName, value, substr string
+	}{
+		{"workers not a number", "GUNICORN_WORKERS", "many", "whole number"},
+		{"negative timeout", "GUNICORN_TIMEOUT", "-5", "whole number"},
+		{"hsts in words", "DJANGO_SECURE_HSTS_SECONDS", "one-year", "whole number"},
+		{"unknown log level", "DJANGO_LOG_LEVEL", "LOUD", "one of DEBUG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := check(t, writeEnv(t, 0o600, with(goodFile(), tt.varName, tt.value)))
+			wantOne(t, ps, Error, tt.varName, tt.substr)
+		})
+	}
+	lines := with(with(goodFile(), "GUNICORN_WORKERS", "4"), "DJANGO_LOG_LEVEL", "warning")
+	if ps := check(t, writeEnv(t, 0o600, lines)); len(ps) != 0 {
+		t.Errorf("valid number and level: got %v, want no problems", ps)
+	}
+}

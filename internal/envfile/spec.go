@@ -14,6 +14,10 @@ type Var struct {
 	// Example is the value the example file shows (for a secret, a
 	// placeholder that env check rejects).
 	Example string
+	// Number marks variables that must be whole numbers when set.
+	Number bool
+	// OneOf, when set, lists the values allowed (case-insensitive).
+	OneOf []string
 }
 
 // Placeholder marks example values that must be replaced.
@@ -35,10 +39,10 @@ var Vars = []Var{
 		Example: "false"},
 	{Name: "DJANGO_LOG_LEVEL", Section: "Django",
 		Doc:     "Level of the JSON logs on stdout: DEBUG, INFO, WARNING or ERROR. Default INFO.",
-		Example: "INFO"},
+		Example: "INFO", OneOf: []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}},
 	{Name: "DJANGO_SECURE_HSTS_SECONDS", Section: "Django",
 		Doc:     "How long browsers must use HTTPS only (Strict-Transport-Security). Default one year; start lower while trying HTTPS out.",
-		Example: "31536000"},
+		Example: "31536000", Number: true},
 	{Name: "POSTGRES_DB", Required: true, Section: "PostgreSQL",
 		Doc:     "Name of the database, created on the first start.",
 		Example: "app"},
@@ -59,10 +63,10 @@ var Vars = []Var{
 		Example: "443"},
 	{Name: "GUNICORN_WORKERS", Section: "Web",
 		Doc:     "gunicorn worker processes. Default: two per CPU plus one, at most 12.",
-		Example: "5"},
+		Example: "5", Number: true},
 	{Name: "GUNICORN_TIMEOUT", Section: "Web",
 		Doc:     "Seconds a request may take before gunicorn restarts its worker. Default 30.",
-		Example: "30"},
+		Example: "30", Number: true},
 	{Name: "PYTHON_IMAGE", Section: "Web",
 		Doc:     "Base image the app image is built on. Default python:3.11-slim.",
 		Example: "python:3.11-slim"},

@@ -89,7 +89,8 @@ func TestRenderAdaptsToTheProject(t *testing.T) {
 		{"Dockerfile", "COPY requirements/ /tmp/requirements/requirements/"},
 		{"Dockerfile", `"config.wsgi:application"`},
 		{"src/muelle_settings/production.py", "from config.settings.base import *"},
-		{"compose.prod.yaml", "${MUELLE_IMAGE:-my-shop-web:latest}"},
+		{"compose.prod.yaml", "${MUELLE_IMAGE:-${COMPOSE_PROJECT_NAME}-web:latest}"},
+		{"compose.prod.yaml", "# Production stack of my-shop"},
 		{"compose.yaml", "working_dir: /app/src"},
 		{"deploy/requirements-muelle.txt", "django-redis>=5.2"},
 	}
