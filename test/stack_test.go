@@ -149,6 +149,35 @@ func TestInitUpProductionStack(t *testing.T) {
 
 	s.up()
 
+	t.Run("no secret in the image", func(t *testing.T) {
+		env, err := os.ReadFile(filepath.Join(s.dir, ".env.production"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		image := strings.TrimSpace(s.proj.MustCompose(ctx, "images", "--quiet", "web"))
+		history, err := runCmd(ctx, "docker", "history", "--no-trunc", image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inspect, err := runCmd(ctx, "docker", "image", "inspect", image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD"} {
+			m := regexp.MustCompile(`(?m)^` + name + `=(.+)$`).FindSubmatch(env)
+			if m == nil {
+				t.Fatalf("%s not in .env.production", name)
+			}
+			if strings.Contains(history+inspect, string(m[1])) {
+				t.Errorf("the value of %s is in the image's history or configuration", name)
+			}
+		}
+		out, _ := s.proj.Compose(ctx, "run", "--rm", "--no-deps", "-T", "--entrypoint", "sh", "web", "-c", "ls -a /app; ls /app/deploy/certs 2>&1")
+		if strings.Contains(out, ".env.production\n") || strings.Contains(out, "privkey.pem") {
+			t.Errorf("the image holds the env file or the private key:\n%s", out)
+		}
+	})
+
 	t.Run("nginx -t", func(t *testing.T) {
 		s.exec(ctx, "nginx", "nginx", "-t")
 	})
