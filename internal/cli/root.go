@@ -50,6 +50,16 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
 }
 
+// progressLogger reports the steps of long commands on stderr, at info
+// level even without --verbose.
+func (g *globals) progressLogger() *slog.Logger {
+	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
+}
+
 // Main runs muelle with the process's arguments and returns the exit code.
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +109,8 @@ and keeps it there.
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log what muelle is doing to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newInitCmd(g), newEnvCmd(g), newUpCmd(g), newDownCmd(g), newImagesCmd(g), newVersionCmd(g))
+	root.AddCommand(newInitCmd(g), newEnvCmd(g), newUpCmd(g), newDownCmd(g),
+		newBackupCmd(g), newRestoreCmd(g), newImagesCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -68,7 +68,7 @@ func TestHelpListsOnlyRealCommands(t *testing.T) {
 			listed = append(listed, strings.Fields(line)[0])
 		}
 	}
-	want := []string{"down", "env", "help", "images", "init", "up", "version"}
+	want := []string{"backup", "down", "env", "help", "images", "init", "restore", "up", "version"}
 	if strings.Join(listed, " ") != strings.Join(want, " ") {
 		t.Errorf("got commands %v, want %v", listed, want)
 	}

@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/muelle-dev/muelle/internal/compose"
+	"github.com/muelle-dev/muelle/internal/config"
 	"github.com/muelle-dev/muelle/internal/envfile"
 	"github.com/muelle-dev/muelle/internal/scaffold"
 	"github.com/spf13/cobra"
 )
-
-// ProdComposeFile is the production compose file init writes.
-const ProdComposeFile = "compose.prod.yaml"
 
 type stackOptions struct {
 	dir     string
@@ -28,28 +26,46 @@ type stackOptions struct {
 }
 
 func (o *stackOptions) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.envFile, "env-file", envfile.DefaultName, "production env file, relative to DIR")
-	cmd.Flags().StringVarP(&o.project, "project-name", "p", "", "compose project name (default: DIR's name)")
+	cmd.Flags().StringVar(&o.envFile, "env-file", "", "production env file, relative to DIR (default from muelle.yaml, else .env.production)")
+	cmd.Flags().StringVarP(&o.project, "project-name", "p", "", "compose project name (default from muelle.yaml, else DIR's name)")
 }
 
-// stack resolves the compose project of DIR.
-func (o *stackOptions) stack(args []string) (compose.Project, error) {
+// load reads DIR's muelle.yaml, with the flags taking precedence.
+func (o *stackOptions) load(args []string) (*config.Config, error) {
 	o.dir = "."
 	if len(args) == 1 {
 		o.dir = args[0]
 	}
-	abs, err := filepath.Abs(o.dir)
+	cfg, err := config.Load(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	if o.project != "" {
+		if config.ProjectName(o.project) != o.project {
+			return nil, usageError{fmt.Errorf("--project-name %q: use lower-case letters, digits, - and _ only", o.project)}
+		}
+		cfg.Project = o.project
+	}
+	if o.envFile != "" {
+		cfg.EnvFile = o.envFile
+	}
+	return cfg, nil
+}
+
+// stack resolves the compose project of DIR.
+func (o *stackOptions) stack(args []string) (compose.Project, error) {
+	cfg, err := o.load(args)
 	if err != nil {
 		return compose.Project{}, err
 	}
-	if _, err := os.Stat(filepath.Join(abs, ProdComposeFile)); errors.Is(err, fs.ErrNotExist) {
-		return compose.Project{}, fmt.Errorf("no %s in %s: run 'muelle init' there first", ProdComposeFile, abs)
+	return projectOf(cfg)
+}
+
+func projectOf(cfg *config.Config) (compose.Project, error) {
+	if _, err := os.Stat(filepath.Join(cfg.Dir, cfg.ComposeFile)); errors.Is(err, fs.ErrNotExist) {
+		return compose.Project{}, fmt.Errorf("no %s in %s: run 'muelle init' there first", cfg.ComposeFile, cfg.Dir)
 	}
-	name := o.project
-	if name == "" {
-		name = scaffold.ComposeName(filepath.Base(abs))
-	}
-	return compose.Project{Dir: abs, Files: []string{ProdComposeFile}, EnvFile: o.envFile, Name: name}, nil
+	return compose.Project{Dir: cfg.Dir, Files: []string{cfg.ComposeFile}, EnvFile: cfg.EnvFile, Name: cfg.Project}, nil
 }
 
 type upOptions struct {

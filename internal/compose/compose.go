@@ -129,3 +129,40 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Exec runs a command in the running container of service, without a TTY,
+// with stdin and stdout connected to the given streams (nil for none). On
+// failure the error carries the last lines the command wrote to stderr.
+func (p Project) Exec(ctx context.Context, service string, stdin io.Reader, stdout io.Writer, args ...string) error {
+	cmd := p.command(ctx, append([]string{"exec", "-T", service}, args...))
+	cmd.Stdin, cmd.Stdout = stdin, stdout
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return &ExecError{Service: service, Command: args[0], Err: err, Stderr: lastLines(stderr.String(), 10)}
+	}
+	return nil
+}
+
+// ExecError is a failed Exec.
+type ExecError struct {
+	Service, Command string
+	Err              error
+	Stderr           string
+}
+
+func (e *ExecError) Error() string {
+	msg := fmt.Sprintf("%s in service %s: %v", e.Command, e.Service, e.Err)
+	if e.Stderr != "" {
+		msg += ": " + strings.TrimSpace(e.Stderr)
+	}
+	return msg
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// NotRunning reports whether the failure was that the service has no
+// running container.
+func (e *ExecError) NotRunning() bool {
+	return strings.Contains(e.Stderr, "is not running") || strings.Contains(e.Stderr, "no container found")
+}

@@ -171,3 +171,12 @@ func (c *Client) Build(ctx context.Context, contextTar io.Reader, opts BuildOpti
 	}
 	return nil
 }
+
+// VolumeMountpoint returns where a volume's data lives on the host.
+func (c *Client) VolumeMountpoint(ctx context.Context, name string) (string, error) {
+	v, err := c.api.VolumeInspect(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("inspect volume %s: %w", name, err)
+	}
+	return v.Mountpoint, nil
+}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/muelle-dev/muelle/internal/config"
 	"github.com/muelle-dev/muelle/internal/django"
 	"github.com/muelle-dev/muelle/internal/envfile"
 )
@@ -60,17 +60,6 @@ type data struct {
 	ExtraRequirements []string
 }
 
-var unsafeName = regexp.MustCompile(`[^a-z0-9_-]+`)
-
-// ComposeName turns a project name into one compose and image names accept.
-func ComposeName(name string) string {
-	n := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(name), "-"), "-_")
-	if n == "" {
-		return "app"
-	}
-	return n
-}
-
 // extraRequirements lists the distributions the stack needs that the
 // project does not declare.
 func extraRequirements(r django.Requirements) []string {
@@ -93,7 +82,7 @@ func Render(p *django.Project, opts Options) ([]File, error) {
 	d := data{
 		Project:           p,
 		Options:           opts,
-		Name:              ComposeName(p.Name),
+		Name:              config.ProjectName(p.Name),
 		WorkDir:           path.Join("/app", p.ManageDir),
 		ExtraRequirements: extraRequirements(p.Requirements),
 	}
@@ -115,6 +104,7 @@ func Render(p *django.Project, opts Options) ([]File, error) {
 		"deploy/nginx/default.conf.tmpl":      "deploy/nginx/default.conf",
 		"deploy/nginx/upstream.conf.tmpl":     "deploy/nginx/upstream.conf",
 		"deploy/nginx/proxy.inc.tmpl":         "deploy/nginx/proxy.inc",
+		"deploy/nginx/maintenance.html.tmpl":  "deploy/nginx/maintenance.html",
 	}
 	settings, err := fs.Glob(templates, "templates/settings/*.tmpl")
 	if err != nil {

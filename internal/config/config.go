@@ -1,0 +1,149 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the configuration file in the project directory.
+const FileName = "muelle.yaml"
+
+// Config is muelle.yaml. Every field is optional.
+type Config struct {
+	// Project is the compose project name. Default: the project
+	// directory's name.
+	Project string `yaml:"project"`
+	// ComposeFile is the production compose file. Default "compose.prod.yaml".
+	ComposeFile string `yaml:"compose_file"`
+	// EnvFile is the production environment file. Default ".env.production".
+	EnvFile string `yaml:"env_file"`
+	// Backup configures backups.
+	Backup Backup `yaml:"backup"`
+
+	// Dir is the project directory (not read from the file).
+	Dir string `yaml:"-"`
+}
+
+// Backup configures where backups go and how many are kept.
+type Backup struct {
+	// Dir holds the catalogue, database dumps and the media repository.
+	// Default: /var/backups/muelle/<project> as root, else
+	// ~/.local/state/muelle/<project>/backups.
+	Dir string `yaml:"dir"`
+	// Keep is the retention policy applied by `muelle backup prune`.
+	Keep Keep `yaml:"keep"`
+}
+
+// Keep is a grandfather-father-son retention policy: a backup is kept if
+// any rule keeps it.
+type Keep struct {
+	// Last keeps the newest N backups. Default 7.
+	Last int `yaml:"last"`
+	// Daily keeps the newest backup of each of the last N days. Default 7.
+	Daily int `yaml:"daily"`
+	// Weekly keeps the newest backup of each of the last N ISO weeks. Default 4.
+	Weekly int `yaml:"weekly"`
+	// Monthly keeps the newest backup of each of the last N months. Default 6.
+	Monthly int `yaml:"monthly"`
+}
+
+// Load reads dir/muelle.yaml if it exists, fills in defaults and validates.
+func Load(dir string) (*Config, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	data, err := os.ReadFile(filepath.Join(abs, FileName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", FileName, err)
+	default:
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(abs, FileName), err)
+		}
+	}
+	c.Dir = abs
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Defaults fills in every unset field.
+func (c *Config) Defaults() {
+	if c.Project == "" {
+		c.Project = ProjectName(filepath.Base(c.Dir))
+	}
+	if c.ComposeFile == "" {
+		c.ComposeFile = "compose.prod.yaml"
+	}
+	if c.EnvFile == "" {
+		c.EnvFile = ".env.production"
+	}
+	if c.Backup.Dir == "" {
+		if os.Geteuid() == 0 {
+			c.Backup.Dir = filepath.Join("/var/backups/muelle", c.Project)
+		} else if home, err := os.UserHomeDir(); err == nil {
+			c.Backup.Dir = filepath.Join(home, ".local/state/muelle", c.Project, "backups")
+		}
+	} else if !filepath.IsAbs(c.Backup.Dir) {
+		c.Backup.Dir = filepath.Join(c.Dir, c.Backup.Dir)
+	}
+	k := &c.Backup.Keep
+	if *k == (Keep{}) {
+		*k = Keep{Last: 7, Daily: 7, Weekly: 4, Monthly: 6}
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var problems []string
+	k := c.Backup.Keep
+	if k.Last < 0 || k.Daily < 0 || k.Weekly < 0 || k.Monthly < 0 {
+		problems = append(problems, "backup.keep: counts cannot be negative")
+	}
+	if k.Last+k.Daily+k.Weekly+k.Monthly == 0 {
+		problems = append(problems, "backup.keep: keeps nothing; set at least one of last, daily, weekly, monthly")
+	}
+	if c.Backup.Dir == "" {
+		problems = append(problems, "backup.dir: no default (no home directory); set it")
+	}
+	if c.Project != ProjectName(c.Project) {
+		problems = append(problems, fmt.Sprintf("project %q: use lower-case letters, digits, - and _ only", c.Project))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s:\n  - %s", filepath.Join(c.Dir, FileName), strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+// ProjectName turns a directory name into a compose project name.
+func ProjectName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	n := strings.Trim(b.String(), "-_")
+	if n == "" {
+		return "app"
+	}
+	return n
+}
