@@ -39,25 +39,31 @@ const endMarker = "--muelle-end--"
 
 // session is a psql process in the db container, fed line by line.
 type session struct {
-	in     *io.PipeWriter
+	in     *os.File
 	out    *bufio.Scanner
 	done   chan error
 	closed bool
 }
 
-func startSession(ctx context.Context, c Containers, db Database) *session {
-	inR, inW := io.Pipe()
+// startSession starts psql. Its stdin is an OS pipe, not an io.Pipe: the
+// exec package would otherwise wait for a stdin copy that only ends when we
+// close it, while we wait for psql's output (a deadlock when psql or
+// docker compose exits early).
+func startSession(ctx context.Context, c Containers, db Database) (*session, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
 	outR, outW := io.Pipe()
 	s := &session{in: inW, out: bufio.NewScanner(outR), done: make(chan error, 1)}
 	s.out.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	go func() {
 		err := c.Exec(ctx, DBService, inR, outW, "psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-U", db.User, "-d", db.Name)
-		// Unblock both sides whatever happened.
-		inR.CloseWithError(io.ErrClosedPipe)
+		inR.Close()
 		outW.CloseWithError(io.EOF)
 		s.done <- err
 	}()
-	return s
+	return s, nil
 }
 
 // query sends SQL and returns the lines printed before the end marker.
@@ -103,7 +109,10 @@ func (s *session) close() error {
 // appears only when complete: it is written to a temporary name, fsynced,
 // then renamed.
 func dumpDatabase(ctx context.Context, c Containers, db Database, dir, name string) (*DBPart, error) {
-	s := startSession(ctx, c, db)
+	s, err := startSession(ctx, c, db)
+	if err != nil {
+		return nil, err
+	}
 	defer s.close()
 	snap, err := s.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();")
 	if err != nil {
