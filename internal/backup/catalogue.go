@@ -39,6 +39,8 @@ type Entry struct {
 	Media  *MediaPart `json:"media,omitempty"`
 	// Verified is when the backup last passed `backup verify`.
 	Verified *time.Time `json:"verified,omitempty"`
+	// Offsite says where the offsite copy is, when there is one.
+	Offsite *OffsitePart `json:"offsite,omitempty"`
 }
 
 // DBPart is the database half of a backup.

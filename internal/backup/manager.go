@@ -41,8 +41,10 @@ type Manager struct {
 	MediaVolume string
 	// WebServices are stopped while the database is replaced.
 	WebServices []string
-	Log         *slog.Logger
-	Now         func() time.Time
+	// Offsite, when set, receives a copy of every backup.
+	Offsite *Offsite
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Options say what a backup holds and why it is taken.
@@ -109,6 +111,13 @@ func (m *Manager) Backup(ctx context.Context, opts Options) (*Entry, error) {
 		m.removeDump(&e)
 		return nil, err
 	}
+	if m.offsite() != nil {
+		start := time.Now()
+		if err := m.copyOffsite(ctx, &e); err != nil {
+			return &e, fmt.Errorf("backup %s is stored locally, but its offsite copy failed: %w", e.ID, err)
+		}
+		m.Log.Info("offsite copy stored", "id", e.ID, "repository", e.Offsite.Repository, "took", time.Since(start).Round(time.Millisecond))
+	}
 	return &e, nil
 }
 
@@ -129,9 +138,9 @@ func (m *Manager) removeDump(e *Entry) {
 	}
 }
 
-// checkDump refuses a dump that is missing or whose checksum changed.
-func (m *Manager) checkDump(e *Entry) (string, error) {
-	path := filepath.Join(m.Store.Dir, filepath.FromSlash(e.DB.File))
+// checkDump refuses a dump at path that is missing or whose checksum
+// differs from the catalogue's.
+func (m *Manager) checkDump(e *Entry, path string) (string, error) {
 	sum, size, err := fileSHA256(path)
 	if err != nil {
 		return "", fmt.Errorf("backup %s: its database dump cannot be read: %w", e.ID, err)
@@ -173,9 +182,11 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions, s
 	}
 	var dump string
 	if opts.DB {
-		if dump, err = m.checkDump(e); err != nil {
+		var cleanup func()
+		if dump, cleanup, err = m.dumpFile(ctx, e); err != nil {
 			return nil, err
 		}
+		defer cleanup()
 	}
 	safety, err := m.Backup(ctx, Options{DB: opts.DB, Media: opts.Media, Reason: "pre-restore"})
 	if err != nil {
@@ -207,7 +218,11 @@ func (m *Manager) restoreLocked(ctx context.Context, e *Entry, opts RestoreOptio
 		if err != nil {
 			return err
 		}
-		if err := m.restic().restore(ctx, e.Media, path); err != nil {
+		repo, part, err := m.mediaSource(ctx, e)
+		if err != nil {
+			return err
+		}
+		if err := repo.restore(ctx, part, path); err != nil {
 			return err
 		}
 	}

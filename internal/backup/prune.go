@@ -63,7 +63,7 @@ func (m *Manager) Prune(ctx context.Context, keep config.Keep, dryRun bool) ([]E
 	}
 	var snapshots []string
 	for _, e := range removed {
-		if e.Media != nil {
+		if e.Media != nil && e.Media.Snapshot != "" {
 			snapshots = append(snapshots, e.Media.Snapshot)
 		}
 	}
@@ -93,7 +93,12 @@ func (m *Manager) Prune(ctx context.Context, keep config.Keep, dryRun bool) ([]E
 			}
 		}
 	}
-	if err := m.restic().forget(ctx, snapshots); err != nil {
+	if len(snapshots) > 0 {
+		if err := m.restic().forget(ctx, snapshots); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.forgetOffsite(ctx, removed); err != nil {
 		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/muelle-dev/muelle/internal/atomicfile"
@@ -26,6 +27,8 @@ type restic struct {
 	passwordFile string
 	cacheDir     string
 	host         string
+	// env holds the storage backend's credentials (AWS_*, B2_*, ...).
+	env []string
 }
 
 func newRestic(dir, project string) *restic {
@@ -45,6 +48,7 @@ func (r *restic) command(ctx context.Context, dir string, args ...string) *exec.
 		"RESTIC_PASSWORD_FILE="+r.passwordFile,
 		"RESTIC_CACHE_DIR="+r.cacheDir,
 	)
+	cmd.Env = append(cmd.Env, r.env...)
 	return cmd
 }
 
@@ -82,6 +86,80 @@ func (r *restic) ensure(ctx context.Context) error {
 	return err
 }
 
+// ensureCopyOf creates r, if it does not exist, with the chunker
+// parameters of src, so that copying snapshots from src keeps their
+// deduplication.
+func (r *restic) ensureCopyOf(ctx context.Context, src *restic) error {
+	if err := src.ensure(ctx); err != nil {
+		return err
+	}
+	if _, err := r.run(ctx, "", "cat", "config"); err == nil {
+		return nil
+	}
+	_, err := r.run(ctx, "", "init", "--copy-chunker-params", "--from-repo", src.repo, "--from-password-file", src.passwordFile)
+	return err
+}
+
+var copiedRe = regexp.MustCompile(`snapshot ([0-9a-f]+) saved`)
+
+// copyFrom copies one snapshot of src into r and returns its id in r.
+func (r *restic) copyFrom(ctx context.Context, src *restic, snapshot string) (string, error) {
+	out, err := r.run(ctx, "", "copy", "--from-repo", src.repo, "--from-password-file", src.passwordFile, snapshot)
+	if err != nil {
+		return "", err
+	}
+	m := copiedRe.FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("restic copy of %s: no new snapshot id in its output", snapshot)
+	}
+	return string(m[1]), nil
+}
+
+// backupFile stores one file (path relative to dir) as a snapshot.
+func (r *restic) backupFile(ctx context.Context, dir, path, id string) (string, error) {
+	out, err := r.run(ctx, dir, "backup", "--json", "--host", r.host, "--tag", "muelle", "--tag", "id="+id, path)
+	if err != nil {
+		return "", err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var s resticSummary
+		if json.Unmarshal(sc.Bytes(), &s) == nil && s.MessageType == "summary" && s.SnapshotID != "" {
+			return s.SnapshotID, nil
+		}
+	}
+	return "", errors.New("restic backup: no summary in its output")
+}
+
+// restoreFile restores the file named name from a snapshot into dir and
+// returns its path.
+func (r *restic) restoreFile(ctx context.Context, snapshot, name, dir string) (string, error) {
+	if _, err := r.run(ctx, "", "restore", snapshot, "--target", dir); err != nil {
+		return "", err
+	}
+	var found string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		return "", fmt.Errorf("snapshot %s holds no %s", snapshot, name)
+	}
+	return found, nil
+}
+
+// has reports whether the repository holds the snapshot.
+func (r *restic) has(ctx context.Context, snapshot string) bool {
+	if _, err := os.Stat(r.repo); err != nil && !strings.Contains(r.repo, ":") {
+		return false
+	}
+	_, err := r.run(ctx, "", "cat", "snapshot", snapshot)
+	return err == nil
+}
+
 type resticSummary struct {
 	MessageType         string `json:"message_type"`
 	FilesNew            int64  `json:"files_new"`
@@ -97,6 +175,13 @@ type resticSummary struct {
 func (r *restic) backup(ctx context.Context, path, id string) (*MediaPart, error) {
 	if err := r.ensure(ctx); err != nil {
 		return nil, err
+	}
+	if entries, err := os.ReadDir(path); err != nil {
+		return nil, fmt.Errorf("read media: %w", err)
+	} else if len(entries) == 0 {
+		// restic refuses empty snapshots; an empty media tree is recorded
+		// as such, and restoring it empties the tree.
+		return &MediaPart{Path: path}, nil
 	}
 	out, err := r.run(ctx, path, "backup", "--json", "--host", r.host, "--tag", "muelle", "--tag", "id="+id, ".")
 	if err != nil {
@@ -116,6 +201,9 @@ func (r *restic) backup(ctx context.Context, path, id string) (*MediaPart, error
 // restore replaces the contents of path with the snapshot. The snapshot is
 // restored next to path first, so a failure leaves path as it was.
 func (r *restic) restore(ctx context.Context, m *MediaPart, path string) error {
+	if m.Snapshot == "" {
+		return emptyDir(path)
+	}
 	staging, err := os.MkdirTemp(filepath.Dir(path), ".muelle-restore-")
 	if err != nil {
 		return fmt.Errorf("restore media: %w", err)
@@ -126,14 +214,8 @@ func (r *restic) restore(ctx context.Context, m *MediaPart, path string) error {
 	}
 	// A snapshot of "." holds the directory's contents at its root.
 	restored := staging
-	old, err := os.ReadDir(path)
-	if err != nil {
-		return fmt.Errorf("restore media: %w", err)
-	}
-	for _, e := range old {
-		if err := os.RemoveAll(filepath.Join(path, e.Name())); err != nil {
-			return fmt.Errorf("restore media: %w", err)
-		}
+	if err := emptyDir(path); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(restored)
 	if err != nil {
@@ -147,9 +229,25 @@ func (r *restic) restore(ctx context.Context, m *MediaPart, path string) error {
 	return nil
 }
 
+func emptyDir(path string) error {
+	old, err := os.ReadDir(path)
+	if err != nil {
+		return fmt.Errorf("restore media: %w", err)
+	}
+	for _, e := range old {
+		if err := os.RemoveAll(filepath.Join(path, e.Name())); err != nil {
+			return fmt.Errorf("restore media: %w", err)
+		}
+	}
+	return nil
+}
+
 // check verifies the repository's structure and reads back every pack, so
 // a damaged file in it is found.
 func (r *restic) check(ctx context.Context, snapshot string) error {
+	if snapshot == "" {
+		return nil // an empty media tree: nothing stored
+	}
 	if _, err := r.run(ctx, "", "cat", "snapshot", snapshot); err != nil {
 		return fmt.Errorf("media snapshot %s: %w", snapshot, err)
 	}

@@ -48,7 +48,11 @@ func (m *Manager) Verify(ctx context.Context, id string) (*Entry, error) {
 		m.Log.Info("database dump verified", "id", e.ID, "tables", len(e.DB.Tables), "took", time.Since(start).Round(time.Millisecond))
 	}
 	if e.Media != nil {
-		if err := m.restic().check(ctx, e.Media.Snapshot); err != nil {
+		repo, part, err := m.mediaSource(ctx, e)
+		if err != nil {
+			return e, fmt.Errorf("backup %s failed verification: %w", e.ID, err)
+		}
+		if err := repo.check(ctx, part.Snapshot); err != nil {
 			return e, fmt.Errorf("backup %s failed verification: media: %w", e.ID, err)
 		}
 	}
@@ -82,10 +86,11 @@ const throwawayCompose = `services:
 `
 
 func (m *Manager) verifyDB(ctx context.Context, e *Entry) error {
-	dump, err := m.checkDump(e)
+	dump, cleanup, err := m.dumpFile(ctx, e)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	dir, err := os.MkdirTemp("", "muelle-verify-")
 	if err != nil {
 		return err

@@ -59,6 +59,9 @@ func openBackups(ctx context.Context, g *globals, o *stackOptions, args []string
 		WebServices: []string{"web"},
 		Log:         g.progressLogger(),
 	}
+	if repo := cfg.Backup.Offsite.Repository; repo != "" {
+		m.Offsite = &backup.Offsite{Repository: repo, Env: offsiteCredentials(env.Values)}
+	}
 	return &backupEnv{cfg: cfg, proj: proj, manager: m, close: func() { eng.Close() }}, nil
 }
 
@@ -130,6 +133,7 @@ func runBackupList(g *globals, store *backup.Store) error {
 		fmt.Fprintf(g.out, "no backups of %s yet in %s\n", c.Project, store.Dir)
 		return nil
 	}
+	fmt.Fprintf(g.out, "backups of %s in %s\n", c.Project, store.Dir)
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tTIME (UTC)\tRELEASE\tREASON\tSIZE\tVERIFIED\tSTORED")
 	for _, e := range c.Backups {
@@ -137,8 +141,12 @@ func runBackupList(g *globals, store *backup.Store) error {
 		if e.Verified != nil {
 			verified = e.Verified.UTC().Format("2006-01-02 15:04")
 		}
+		stored := "local"
+		if e.Offsite != nil {
+			stored += " + " + e.Offsite.Repository
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind(), e.Created.UTC().Format("2006-01-02 15:04:05"),
-			e.Release, e.Reason, humanBytes(e.Size()), verified, "local "+store.Dir)
+			e.Release, e.Reason, humanBytes(e.Size()), verified, stored)
 	}
 	return tw.Flush()
 }
@@ -303,6 +311,20 @@ func (n nginxMaintenance) Off(context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// offsiteCredentials hands the storage backend's variables from the env
+// file to restic; muelle's own environment is passed through as well.
+func offsiteCredentials(values map[string]string) []string {
+	var env []string
+	for name, v := range values {
+		for _, p := range backup.CredentialPrefixes {
+			if strings.HasPrefix(name, p) {
+				env = append(env, name+"="+v)
+			}
+		}
+	}
+	return env
 }
 
 func dirArg(cmd *cobra.Command) []string {

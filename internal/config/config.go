@@ -38,8 +38,22 @@ type Backup struct {
 	// Default: /var/backups/muelle/<project> as root, else
 	// ~/.local/state/muelle/<project>/backups.
 	Dir string `yaml:"dir"`
-	// Keep is the retention policy applied by `muelle backup prune`.
+	// Keep is the retention policy applied by `muelle backup prune`, here
+	// and offsite.
 	Keep Keep `yaml:"keep"`
+	// Offsite, when its repository is set, receives an encrypted copy of
+	// every backup.
+	Offsite Offsite `yaml:"offsite"`
+}
+
+// Offsite is a remote copy of the backups.
+type Offsite struct {
+	// Repository is a restic repository URL: s3:https://host/bucket/path
+	// for S3-compatible storage, or sftp:, b2:, azure:, gs:, rest:.
+	// Credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, B2_*, ...)
+	// come from muelle's environment or the production env file, never
+	// from this file. Default: none.
+	Repository string `yaml:"repository"`
 }
 
 // Keep is a grandfather-father-son retention policy: a backup is kept if
@@ -120,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Backup.Dir == "" {
 		problems = append(problems, "backup.dir: no default (no home directory); set it")
+	}
+	if r := c.Backup.Offsite.Repository; r != "" && strings.Contains(r, "@") {
+		problems = append(problems, "backup.offsite.repository: holds credentials (user:password@); put them in the env file (AWS_ACCESS_KEY_ID, ...) instead")
 	}
 	if c.Project != ProjectName(c.Project) {
 		problems = append(problems, fmt.Sprintf("project %q: use lower-case letters, digits, - and _ only", c.Project))
