@@ -27,6 +27,9 @@ type Config struct {
 	EnvFile string `yaml:"env_file"`
 	// Backup configures backups.
 	Backup Backup `yaml:"backup"`
+	// Schedule says when periodic jobs run (`muelle schedule run`, `muelle
+	// serve`, or the crontab `muelle cron install` writes).
+	Schedule Schedule `yaml:"schedule"`
 
 	// Dir is the project directory (not read from the file).
 	Dir string `yaml:"-"`
@@ -44,6 +47,28 @@ type Backup struct {
 	// Offsite, when its repository is set, receives an encrypted copy of
 	// every backup.
 	Offsite Offsite `yaml:"offsite"`
+}
+
+// Schedule holds cron expressions (five fields, or @daily, @hourly, ...,
+// in UTC) per job; "off" disables a job.
+type Schedule struct {
+	// Backup takes a backup of the database and media. Default "0 3 * * *".
+	Backup string `yaml:"backup"`
+	// Verify proves the newest backup restores. Default "30 4 * * *".
+	Verify string `yaml:"verify"`
+	// Prune applies the retention policy. Default "0 5 * * *".
+	Prune string `yaml:"prune"`
+}
+
+// Jobs returns the enabled jobs' names and schedules, in a stable order.
+func (s Schedule) Jobs() [][2]string {
+	var out [][2]string
+	for _, j := range [][2]string{{"backup", s.Backup}, {"verify", s.Verify}, {"prune", s.Prune}} {
+		if j[1] != "off" {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // Offsite is a remote copy of the backups.
@@ -115,6 +140,14 @@ func (c *Config) Defaults() {
 		}
 	} else if !filepath.IsAbs(c.Backup.Dir) {
 		c.Backup.Dir = filepath.Join(c.Dir, c.Backup.Dir)
+	}
+	for _, d := range []struct {
+		field *string
+		def   string
+	}{{&c.Schedule.Backup, "0 3 * * *"}, {&c.Schedule.Verify, "30 4 * * *"}, {&c.Schedule.Prune, "0 5 * * *"}} {
+		if *d.field == "" {
+			*d.field = d.def
+		}
 	}
 	k := &c.Backup.Keep
 	if *k == (Keep{}) {
