@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -157,9 +159,12 @@ func unhealthyError(ctx context.Context, g *globals, proj compose.Project, cs []
 			continue
 		}
 		failed = append(failed, c.Service)
-		logs, _ := proj.Logs(ctx, c.Service, 30) // best effort: the failure is already known
+		logs, _ := proj.Logs(ctx, c.Service, 300) // best effort: the failure is already known
 		state := strings.TrimSpace(c.State + " " + c.Health)
-		fmt.Fprintf(g.errOut, "\n--- %s: %s; last log lines ---\n%s", c.Service, state, logs)
+		fmt.Fprintf(g.errOut, "\n--- %s: %s; last log lines ---\n%s", c.Service, state, lastN(logs, 25))
+		if errs := errorLines(logs, 8); errs != "" {
+			fmt.Fprintf(g.errOut, "--- %s: the errors among its last 300 log lines ---\n%s", c.Service, errs)
+		}
 	}
 	if len(failed) == 0 {
 		return cause
@@ -169,6 +174,44 @@ func unhealthyError(ctx context.Context, g *globals, proj compose.Project, cs []
 		msg += fmt.Sprintf("; not started, waiting for it: %s", strings.Join(waiting, ", "))
 	}
 	return fmt.Errorf("%s: %w", msg, cause)
+}
+
+var digitsRe = regexp.MustCompile(`[0-9]+`)
+
+var errorLineRe = regexp.MustCompile(`(?i)\b(\w*error|exception|fatal|panic|refused|denied|failed)\b`)
+
+// errorLines picks the last n distinct lines that look like errors, so a
+// crash that scrolled out of the last lines (one traceback per worker) is
+// still shown.
+func errorLines(logs string, n int) string {
+	var picked []string
+	seen := map[string]bool{}
+	lines := strings.Split(strings.TrimRight(logs, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0 && len(picked) < n; i-- {
+		l := lines[i]
+		if _, msg, ok := strings.Cut(l, "| "); ok {
+			l = msg
+		}
+		// Lines that differ only in timestamps or pids count once.
+		key := digitsRe.ReplaceAllString(l, "")
+		if errorLineRe.MatchString(l) && !seen[key] {
+			seen[key] = true
+			picked = append(picked, lines[i])
+		}
+	}
+	slices.Reverse(picked)
+	if len(picked) == 0 {
+		return ""
+	}
+	return strings.Join(picked, "\n") + "\n"
+}
+
+func lastN(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) > n+1 {
+		lines = lines[len(lines)-n-1:]
+	}
+	return strings.Join(lines, "")
 }
 
 func printStatus(g *globals, cs []compose.Container) {
