@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -179,4 +183,81 @@ func (c *Client) VolumeMountpoint(ctx context.Context, name string) (string, err
 		return "", fmt.Errorf("inspect volume %s: %w", name, err)
 	}
 	return v.Mountpoint, nil
+}
+
+// ImageSummary is a local image as a listing shows it.
+type ImageSummary struct {
+	ID      string
+	Tags    []string
+	Created time.Time
+	Size    int64
+}
+
+// Images lists local images; reference filters by name (e.g. "shop-web"),
+// dangling lists only untagged ones.
+func (c *Client) Images(ctx context.Context, reference string, dangling bool) ([]ImageSummary, error) {
+	f := filters.NewArgs()
+	if reference != "" {
+		f.Add("reference", reference)
+	}
+	if dangling {
+		f.Add("dangling", "true")
+	}
+	list, err := c.api.ImageList(ctx, image.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	out := make([]ImageSummary, 0, len(list))
+	for _, s := range list {
+		out = append(out, ImageSummary{ID: s.ID, Tags: s.RepoTags, Created: time.Unix(s.Created, 0), Size: s.Size})
+	}
+	return out, nil
+}
+
+// ImagesInUse returns the IDs of images that containers (running or not) use.
+func (c *Client) ImagesInUse(ctx context.Context) (map[string]bool, error) {
+	cs, err := c.api.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	used := map[string]bool{}
+	for _, ct := range cs {
+		used[ct.ImageID] = true
+	}
+	return used, nil
+}
+
+// PruneDanglingImages removes untagged images no container uses and
+// returns the bytes freed.
+func (c *Client) PruneDanglingImages(ctx context.Context) (int64, error) {
+	rep, err := c.api.ImagesPrune(ctx, filters.NewArgs(filters.Arg("dangling", "true")))
+	if err != nil {
+		return 0, fmt.Errorf("prune dangling images: %w", err)
+	}
+	return int64(rep.SpaceReclaimed), nil
+}
+
+// BuildCacheSize returns the build cache's total size.
+func (c *Client) BuildCacheSize(ctx context.Context) (int64, error) {
+	du, err := c.api.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
+	if err != nil {
+		return 0, fmt.Errorf("build cache size: %w", err)
+	}
+	var n int64
+	for _, r := range du.BuildCache {
+		if !r.Shared {
+			n += r.Size
+		}
+	}
+	return n, nil
+}
+
+// PruneBuildCache shrinks the build cache to at most keep bytes and returns
+// the bytes freed.
+func (c *Client) PruneBuildCache(ctx context.Context, keep int64) (int64, error) {
+	rep, err := c.api.BuildCachePrune(ctx, build.CachePruneOptions{KeepStorage: keep, MaxUsedSpace: keep})
+	if err != nil {
+		return 0, fmt.Errorf("prune build cache: %w", err)
+	}
+	return int64(rep.SpaceReclaimed), nil
 }
