@@ -202,3 +202,41 @@ func TestBackupWithDatabaseDown(t *testing.T) {
 		t.Errorf("files left behind: before %v, after %v, partial %v", dumpsBefore, dumpsAfter, hidden)
 	}
 }
+
+// A second backup of an unchanged media tree reuses the first's snapshot;
+// pruning the first keeps the snapshot the second needs.
+func TestUnchangedMediaReusesSnapshot(t *testing.T) {
+	s, dir := backupStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	content := "unchanged " + randomHex(t, 8)
+	_, upload := s.uploadPin("still here", content)
+	first := backupIDRe(muelle(t, "backup", s.dir, "--media"))
+	second := backupIDRe(muelle(t, "backup", s.dir, "--media"))
+	raw, err := os.ReadFile(filepath.Join(dir, "catalogue.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Backups []struct {
+			ID    string `json:"id"`
+			Media struct {
+				Snapshot string `json:"snapshot"`
+				Added    int64  `json:"added"`
+			} `json:"media"`
+		} `json:"backups"`
+	}
+	must(t, json.Unmarshal(raw, &c))
+	if len(c.Backups) != 2 || c.Backups[0].Media.Snapshot == "" || c.Backups[1].Media.Snapshot != c.Backups[0].Media.Snapshot || c.Backups[1].Media.Added != 0 {
+		t.Fatalf("two backups of an unchanged tree: got %+v, want the second to reuse the first's snapshot and add nothing", c.Backups)
+	}
+	writeFile(t, filepath.Join(s.dir, "muelle.yaml"), "project: "+s.proj.Name+"\nbackup:\n  dir: "+dir+"\n  keep:\n    last: 1\n")
+	if out := muelle(t, "backup", "prune", s.dir); !strings.Contains(out, "removed "+first) {
+		t.Fatalf("prune:\n%s", out)
+	}
+	s.exec(ctx, "web", "sh", "-c", "rm -rf /srv/media/pins")
+	muelle(t, "restore", second, "--media", "--yes", "--dir", s.dir)
+	if resp, body := s.get(upload); resp.StatusCode != 200 || body != content {
+		t.Errorf("upload restored from the shared snapshot after pruning the first backup: got %d %q, want %q", resp.StatusCode, body, content)
+	}
+}

@@ -67,6 +67,9 @@ type MediaPart struct {
 	Added int64 `json:"added"`
 	// Path is the directory that was backed up (the volume's data).
 	Path string `json:"path"`
+	// Tree fingerprints the tree's names, sizes, modes, inodes and change
+	// times; an unchanged tree reuses the previous snapshot.
+	Tree string `json:"tree,omitempty"`
 }
 
 // Kind names what the entry holds: db, media or db+media.

@@ -126,7 +126,32 @@ func (m *Manager) backupMedia(ctx context.Context, id string) (*MediaPart, error
 	if err != nil {
 		return nil, fmt.Errorf("%w (has the stack been started with 'muelle up'?)", err)
 	}
-	return m.restic().backup(ctx, path, id)
+	tree, err := treeFingerprint(path)
+	if err != nil {
+		return nil, err
+	}
+	// The same check restic makes per file, made once for the whole tree:
+	// when nothing changed since the last media backup, its snapshot is
+	// this backup's too, and restic need not run at all.
+	if c, err := m.Store.Load(); err == nil {
+		for i := len(c.Backups) - 1; i >= 0; i-- {
+			if prev := c.Backups[i].Media; prev != nil && prev.Path == path {
+				if prev.Tree == tree && prev.Snapshot != "" {
+					part := *prev
+					part.Added = 0
+					m.Log.Info("media unchanged since the last backup; its snapshot is reused", "snapshot", part.Snapshot, "from", c.Backups[i].ID)
+					return &part, nil
+				}
+				break
+			}
+		}
+	}
+	part, err := m.restic().backup(ctx, path, id)
+	if err != nil {
+		return nil, err
+	}
+	part.Tree = tree
+	return part, nil
 }
 
 func (m *Manager) removeDump(e *Entry) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -59,11 +60,15 @@ func (m *Manager) copyOffsite(ctx context.Context, e *Entry) error {
 		part.DBSnapshot = snap
 	}
 	if e.Media != nil && e.Media.Snapshot != "" {
-		snap, err := off.copyFrom(ctx, m.restic(), e.Media.Snapshot)
-		if err != nil {
-			return fmt.Errorf("media: %w", err)
+		if prev := m.offsiteCopyOf(e); prev != "" {
+			part.MediaSnapshot = prev // a reused snapshot is offsite already
+		} else {
+			snap, err := off.copyFrom(ctx, m.restic(), e.Media.Snapshot)
+			if err != nil {
+				return fmt.Errorf("media: %w", err)
+			}
+			part.MediaSnapshot = snap
 		}
-		part.MediaSnapshot = snap
 	}
 	return m.Store.Update(func(c *Catalogue) error {
 		stored, err := c.Find(e.ID)
@@ -74,6 +79,21 @@ func (m *Manager) copyOffsite(ctx context.Context, e *Entry) error {
 		*e = *stored
 		return nil
 	})
+}
+
+// offsiteCopyOf returns the offsite snapshot of another backup that shares
+// e's media snapshot, if any.
+func (m *Manager) offsiteCopyOf(e *Entry) string {
+	c, err := m.Store.Load()
+	if err != nil {
+		return ""
+	}
+	for _, o := range c.Backups {
+		if o.ID != e.ID && o.Media != nil && o.Media.Snapshot == e.Media.Snapshot && o.Offsite != nil && o.Offsite.MediaSnapshot != "" {
+			return o.Offsite.MediaSnapshot
+		}
+	}
+	return ""
 }
 
 // dumpFile returns a readable copy of the backup's dump whose checksum
@@ -120,17 +140,24 @@ func (m *Manager) mediaSource(ctx context.Context, e *Entry) (*restic, *MediaPar
 	return nil, nil, fmt.Errorf("backup %s: media snapshot %s is not in the local repository and there is no offsite copy", e.ID, e.Media.Snapshot)
 }
 
-// forgetOffsite removes the offsite copies of removed backups.
-func (m *Manager) forgetOffsite(ctx context.Context, removed []Entry) error {
+// forgetOffsite removes the offsite copies of removed backups that no kept
+// backup shares.
+func (m *Manager) forgetOffsite(ctx context.Context, removed, kept []Entry) error {
 	off := m.offsite()
 	if off == nil {
 		return nil
+	}
+	inUse := map[string]bool{}
+	for _, e := range kept {
+		if e.Offsite != nil {
+			inUse[e.Offsite.DBSnapshot], inUse[e.Offsite.MediaSnapshot] = true, true
+		}
 	}
 	var snaps []string
 	for _, e := range removed {
 		if e.Offsite != nil {
 			for _, s := range []string{e.Offsite.DBSnapshot, e.Offsite.MediaSnapshot} {
-				if s != "" {
+				if s != "" && !inUse[s] && !slices.Contains(snaps, s) {
 					snaps = append(snaps, s)
 				}
 			}

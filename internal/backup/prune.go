@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,13 +58,21 @@ func (m *Manager) Prune(ctx context.Context, keep config.Keep, dryRun bool) ([]E
 	if err != nil {
 		return nil, err
 	}
-	_, removed := Retain(c.Backups, keep)
+	kept, removed := Retain(c.Backups, keep)
 	if dryRun || len(removed) == 0 {
 		return removed, nil
 	}
+	// Backups of an unchanged media tree share a snapshot: forget only
+	// those no kept backup uses.
+	inUse := map[string]bool{}
+	for _, e := range kept {
+		if e.Media != nil {
+			inUse[e.Media.Snapshot] = true
+		}
+	}
 	var snapshots []string
 	for _, e := range removed {
-		if e.Media != nil && e.Media.Snapshot != "" {
+		if e.Media != nil && e.Media.Snapshot != "" && !inUse[e.Media.Snapshot] && !slices.Contains(snapshots, e.Media.Snapshot) {
 			snapshots = append(snapshots, e.Media.Snapshot)
 		}
 	}
@@ -98,7 +107,7 @@ func (m *Manager) Prune(ctx context.Context, keep config.Keep, dryRun bool) ([]E
 			errs = append(errs, err)
 		}
 	}
-	if err := m.forgetOffsite(ctx, removed); err != nil {
+	if err := m.forgetOffsite(ctx, removed, kept); err != nil {
 		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/muelle-dev/muelle/internal/atomicfile"
 )
@@ -227,6 +230,33 @@ func (r *restic) restore(ctx context.Context, m *MediaPart, path string) error {
 		}
 	}
 	return nil
+}
+
+// treeFingerprint hashes every entry's relative name, mode, size, inode,
+// modification and change time. Writing a file changes its change time, so
+// any edit changes the fingerprint.
+func treeFingerprint(root string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d", rel, info.Mode(), info.Size(), info.ModTime().UnixNano())
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(h, "\x00%d\x00%d.%d", st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
+		}
+		h.Write([]byte{'\n'})
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read media: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func emptyDir(path string) error {
