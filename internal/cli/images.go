@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -73,13 +72,9 @@ func runImagesBuild(ctx context.Context, g *globals, o imagesBuildOptions) error
 		return err
 	}
 	defer eng.Close()
-	log := g.logger()
-	if !g.verbose {
-		// Building from nothing takes minutes; say what is happening.
-		log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	// Building from nothing takes minutes; say what is happening.
 	start := time.Now()
-	results, err := baseimage.NewBuilder(eng, o.opts, log).Ensure(ctx, specs)
+	results, err := baseimage.NewBuilder(eng, o.opts, g.progressLogger()).Ensure(ctx, specs)
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tRESULT\tTIME")
 	for _, r := range results {

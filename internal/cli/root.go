@@ -42,14 +42,6 @@ type globals struct {
 	verbose bool
 }
 
-func (g *globals) logger() *slog.Logger {
-	level := slog.LevelWarn
-	if g.verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
-}
-
 // progressLogger reports the steps of long commands on stderr, at info
 // level even without --verbose.
 func (g *globals) progressLogger() *slog.Logger {
