@@ -69,7 +69,9 @@ func runInit(_ context.Context, g *globals, o initOptions) error {
 	fmt.Fprintf(g.out, "  manage.py       %s\n", filepath.ToSlash(filepath.Join(p.ManageDir, "manage.py")))
 	fmt.Fprintf(g.out, "  settings        %s (%s)\n", p.SettingsModule, p.SettingsFile)
 	fmt.Fprintf(g.out, "  WSGI            %s\n", p.WSGIApplication)
-	fmt.Fprintf(g.out, "  requirements    %s\n\n", p.Requirements.Path)
+	fmt.Fprintf(g.out, "  requirements    %s\n", p.Requirements.Path)
+	fmt.Fprintf(g.out, "  STATIC_ROOT     %s\n", setOrNot(p.HasStaticRoot, "/srv/static-build"))
+	fmt.Fprintf(g.out, "  MEDIA_ROOT      %s\n\n", setOrNot(p.HasMediaRoot, "/srv/media"))
 
 	files, err := scaffold.Render(p, o.render)
 	if err != nil {
@@ -124,4 +126,12 @@ func indent(s, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// setOrNot reports a setting the production settings override anyway.
+func setOrNot(set bool, prod string) string {
+	if set {
+		return "set by the project; production uses " + prod
+	}
+	return "not set by the project; production uses " + prod
 }

@@ -46,15 +46,6 @@ func New(ctx context.Context) (*Client, error) {
 // Close releases the client's connections.
 func (c *Client) Close() error { return c.api.Close() }
 
-// ServerVersion returns the engine's version string.
-func (c *Client) ServerVersion(ctx context.Context) (string, error) {
-	v, err := c.api.ServerVersion(ctx)
-	if err != nil {
-		return "", fmt.Errorf("docker version: %w", err)
-	}
-	return v.Version, nil
-}
-
 // Image is what muelle needs to know about a local image.
 type Image struct {
 	ID     string
