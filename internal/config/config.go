@@ -30,6 +30,14 @@ type Config struct {
 	// Schedule says when periodic jobs run (`muelle schedule run`, `muelle
 	// serve`, or the crontab `muelle cron install` writes).
 	Schedule Schedule `yaml:"schedule"`
+	// Deploy configures deploys and rollbacks.
+	Deploy Deploy `yaml:"deploy"`
+	// Notify says who hears about deploys and rollbacks.
+	Notify Notify `yaml:"notify"`
+	// StateDir holds the release history, the deploy lock and journal.
+	// Default: /var/lib/muelle/<project> as root, else
+	// ~/.local/state/muelle/<project>/state.
+	StateDir string `yaml:"state_dir"`
 
 	// Dir is the project directory (not read from the file).
 	Dir string `yaml:"-"`
@@ -153,6 +161,7 @@ func (c *Config) Defaults() {
 	if *k == (Keep{}) {
 		*k = Keep{Last: 7, Daily: 7, Weekly: 4, Monthly: 6}
 	}
+	c.deployDefaults()
 }
 
 // Validate reports every problem at once.
@@ -174,6 +183,7 @@ func (c *Config) Validate() error {
 	if c.Project != ProjectName(c.Project) {
 		problems = append(problems, fmt.Sprintf("project %q: use lower-case letters, digits, - and _ only", c.Project))
 	}
+	problems = append(problems, c.deployProblems()...)
 	if len(problems) > 0 {
 		return fmt.Errorf("%s:\n  - %s", filepath.Join(c.Dir, FileName), strings.Join(problems, "\n  - "))
 	}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Container is what muelle needs to know about one container.
+type Container struct {
+	ID      string
+	Name    string
+	Image   string // the image reference it was created from
+	ImageID string
+	Created time.Time
+	// State is running, exited, restarting, created, ...
+	State string
+	// Health is healthy, unhealthy, starting, or "" without a healthcheck.
+	Health       string
+	RestartCount int
+	ExitCode     int
+	// IPs maps each network the container is attached to to its address.
+	IPs    map[string]string
+	Labels map[string]string
+}
+
+// ComposeContainers lists the containers (stopped ones included) of one
+// compose service, oldest first.
+func (c *Client) ComposeContainers(ctx context.Context, project, service string) ([]Container, error) {
+	args := filters.NewArgs(
+		filters.Arg("label", "com.docker.compose.project="+project),
+		filters.Arg("label", "com.docker.compose.service="+service),
+	)
+	list, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s/%s: %w", project, service, err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, s := range list {
+		// One-off `compose run` containers carry the service label too.
+		if s.Labels["com.docker.compose.oneoff"] == "True" {
+			continue
+		}
+		ct, err := c.Container(ctx, s.ID)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, ct)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// Container inspects one container.
+func (c *Client) Container(ctx context.Context, id string) (Container, error) {
+	in, err := c.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return Container{}, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	ct := Container{ID: in.ID, Name: trimSlash(in.Name), ImageID: in.Image, RestartCount: in.RestartCount, IPs: map[string]string{}}
+	if in.Config != nil {
+		ct.Image, ct.Labels = in.Config.Image, in.Config.Labels
+	}
+	ct.Created, _ = time.Parse(time.RFC3339Nano, in.Created)
+	if in.State != nil {
+		ct.State, ct.ExitCode = in.State.Status, in.State.ExitCode
+		if in.State.Health != nil {
+			ct.Health = in.State.Health.Status
+		}
+	}
+	if in.NetworkSettings != nil {
+		for name, n := range in.NetworkSettings.Networks {
+			if n != nil && n.IPAddress != "" {
+				ct.IPs[name] = n.IPAddress
+			}
+		}
+	}
+	return ct, nil
+}
+
+func trimSlash(s string) string {
+	if len(s) > 0 && s[0] == '/' {
+		return s[1:]
+	}
+	return s
+}
+
+// StopContainer stops a container, giving it timeout to exit after SIGTERM.
+func (c *Client) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Seconds())
+	if err := c.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("stop container %s: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveContainer removes a container, stopping it first if needed.
+func (c *Client) RemoveContainer(ctx context.Context, id string) error {
+	if err := c.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// ContainerLogs returns the last lines of a container's output.
+func (c *Client) ContainerLogs(ctx context.Context, id string, tail int) (string, error) {
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(tail)})
+	if err != nil {
+		return "", fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
+		return buf.String(), fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	return buf.String(), nil
+}
