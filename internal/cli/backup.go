@@ -26,6 +26,7 @@ type backupEnv struct {
 	cfg     *config.Config
 	proj    compose.Project
 	manager *backup.Manager
+	eng     *engine.Client
 	close   func()
 }
 
@@ -62,7 +63,7 @@ func openBackups(ctx context.Context, g *globals, o *stackOptions, args []string
 	if repo := cfg.Backup.Offsite.Repository; repo != "" {
 		m.Offsite = &backup.Offsite{Repository: repo, Env: offsiteCredentials(env.Values)}
 	}
-	return &backupEnv{cfg: cfg, proj: proj, manager: m, close: func() { eng.Close() }}, nil
+	return &backupEnv{cfg: cfg, proj: proj, manager: m, eng: eng, close: func() { eng.Close() }}, nil
 }
 
 type backupOptions struct {

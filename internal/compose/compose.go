@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +23,15 @@ type Project struct {
 	EnvFile string
 	// Name is the compose project name.
 	Name string
+	// Env adds NAME=value pairs to compose's environment; they take
+	// precedence over EnvFile when the files are interpolated.
+	Env []string
+}
+
+// With returns a copy of p with extra environment for compose.
+func (p Project) With(env ...string) Project {
+	p.Env = append(slices.Clip(p.Env), env...)
+	return p
 }
 
 func (p Project) args(args []string) []string {
@@ -37,6 +48,9 @@ func (p Project) args(args []string) []string {
 func (p Project) command(ctx context.Context, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "docker", p.args(args)...)
 	cmd.Dir = p.Dir
+	if len(p.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Env...)
+	}
 	return cmd
 }
 

@@ -121,3 +121,17 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, tail int) (string
 	}
 	return buf.String(), nil
 }
+
+// ContainerLogsSince returns a container's output since t.
+func (c *Client) ContainerLogsSince(ctx context.Context, id string, t time.Time) (string, error) {
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Since: fmt.Sprint(t.Unix())})
+	if err != nil {
+		return "", fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
+		return buf.String(), fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	return buf.String(), nil
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,6 +143,8 @@ type BuildOptions struct {
 	BuildArgs map[string]*string
 	// NoCache ignores the build cache.
 	NoCache bool
+	// Dockerfile is the Dockerfile's path in the context. Default "Dockerfile".
+	Dockerfile string
 }
 
 // Build builds the Dockerfile at the root of the context tarball, writing the
@@ -152,7 +155,7 @@ func (c *Client) Build(ctx context.Context, contextTar io.Reader, opts BuildOpti
 		Labels:      opts.Labels,
 		BuildArgs:   opts.BuildArgs,
 		NoCache:     opts.NoCache,
-		Dockerfile:  "Dockerfile",
+		Dockerfile:  cmp.Or(opts.Dockerfile, "Dockerfile"),
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,

@@ -201,7 +201,9 @@ func TestEmail(t *testing.T) {
 		SMTP: addr, Username: "muelle", Password: "${SMTP_PASSWORD}",
 		From: "muelle <deploy@example.com>", To: []string{"ops@example.com", "Ana <ana@example.com>"},
 	}}
-	lookup := func(k string) (string, bool) { return map[string]string{"SMTP_PASSWORD": "s3cret-pass"}[k], k == "SMTP_PASSWORD" }
+	lookup := func(k string) (string, bool) {
+		return map[string]string{"SMTP_PASSWORD": "s3cret-pass"}[k], k == "SMTP_PASSWORD"
+	}
 	var logs strings.Builder
 	n := New(cfg, lookup, slog.New(slog.NewTextHandler(&logs, nil)))
 	e := event("rollback")

@@ -1,0 +1,232 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/muelle-dev/muelle/internal/backup"
+	"github.com/muelle-dev/muelle/internal/engine"
+)
+
+// recover loads the history and finishes a deploy or rollback that a
+// killed muelle left half done: before the old release stopped, back to
+// it; after, forward to the new one. Callers hold the lock.
+func (d *Deployer) recover(ctx context.Context) error {
+	h, err := d.State.Load()
+	if err != nil {
+		return err
+	}
+	d.h = h
+	r := h.Unfinished()
+	if r == nil {
+		return nil
+	}
+	d.Log.Warn("finishing an interrupted run", "operation", r.Operation, "release", r.ID, "phase", stepName(r.Phase), "pid", r.PID)
+	if r.Phase == PhaseRetire || r.Phase == PhaseUnmigrate {
+		// The old release was being stopped: the new one stays.
+		if err := d.completeForward(ctx, r); err != nil {
+			return fmt.Errorf("finishing the interrupted %s of %s: %w", r.Operation, r.ID, err)
+		}
+		d.Log.Info("interrupted run finished", "release", r.ID, "status", r.Status)
+		return nil
+	}
+	err = d.fail(ctx, r, fmt.Errorf("interrupted (muelle was stopped during %s)", stepName(r.Phase)))
+	var f *Failure
+	if errors.As(err, &f) && f.UndoErr != nil {
+		return fmt.Errorf("undoing the interrupted %s of %s: %w", r.Operation, r.ID, f.UndoErr)
+	}
+	d.Log.Info("interrupted run undone", "release", r.ID, "recovery", r.Recovery)
+	return nil
+}
+
+// completeForward finishes a run that got as far as retiring the old
+// release.
+func (d *Deployer) completeForward(ctx context.Context, r *Release) error {
+	if err := d.Stack.removeOneOffs(ctx); err != nil {
+		return err
+	}
+	all, err := d.Stack.webContainers(ctx)
+	if err != nil {
+		return err
+	}
+	var fresh []engine.Container
+	for _, c := range running(all) {
+		if !slices.Contains(r.OldContainers, c.ID) {
+			fresh = append(fresh, c)
+		}
+	}
+	if len(fresh) == 0 {
+		return errors.New("its containers are gone; deploy again")
+	}
+	if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
+		return err
+	}
+	if r.Operation == "rollback" {
+		return d.finishRollback(ctx, r, time.Time{})
+	}
+	return d.finish(ctx, r, time.Time{})
+}
+
+// PhaseUnmigrate is a rollback's last step: the migrations of the release
+// rolled back are reversed once it no longer serves.
+const PhaseUnmigrate = "unmigrate"
+
+// Rollback goes back to target (a release id or commit prefix; empty: the
+// release before the live one) through the same path as a deploy: start
+// it next to the live release, wait for health, switch, retire the live
+// one, then reverse the migrations the newer release applied.
+func (d *Deployer) Rollback(ctx context.Context, target, trigger string) (*Release, error) {
+	lock, err := d.State.TryLock("rollback")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if err := d.recover(ctx); err != nil {
+		return nil, err
+	}
+	live := d.h.Live()
+	if live == nil {
+		return nil, errors.New("no release is live yet: nothing to roll back (muelle deploy records releases)")
+	}
+	tgt, err := d.rollbackTarget(live, target)
+	if err != nil {
+		return nil, err
+	}
+	old, err := d.serving(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &Release{Operation: "rollback", ID: tgt.ID, Commit: tgt.Commit, Ref: tgt.Ref, Subject: tgt.Subject, Image: tgt.Image,
+		Trigger: trigger, Started: time.Now().UTC(), Status: StatusRunning, PID: os.Getpid(), OldContainers: ids(old),
+		Previous: live.ID, PreviousImage: live.Image, Migrations: tgt.Migrations}
+	d.Log.Info("rolling back", "from", live.ID, "to", tgt.ID)
+	err = d.step(ctx, r, "image", PhaseBuild, func() error {
+		if _, err := d.Stack.Eng.Image(ctx, r.Image); err == nil {
+			return nil
+		}
+		d.Log.Info("the release's image is gone; rebuilding it", "image", r.Image)
+		return d.build(ctx, r)
+	})
+	if err == nil {
+		err = d.step(ctx, r, "backup", PhaseBackup, func() error {
+			e, err := d.Backups.Backup(ctx, backup.Options{DB: true, Reason: "pre-rollback"})
+			if err != nil {
+				return fmt.Errorf("pre-rollback backup (nothing was changed): %w", err)
+			}
+			r.Backup = e.ID
+			return nil
+		})
+	}
+	var fresh []engine.Container
+	if err == nil {
+		err = d.step(ctx, r, "start", PhaseStart, func() error {
+			fresh, err = d.Stack.startNext(ctx, r.Image, r.ID, old, max(len(old), 1), d.Out)
+			r.NewContainers = ids(fresh)
+			if serr := d.save(r); serr != nil {
+				return serr
+			}
+			if err != nil {
+				return err
+			}
+			return d.Stack.waitHealthy(ctx, fresh, d.Cfg.Deploy.HealthTimeout)
+		})
+	}
+	var switched time.Time
+	if err == nil {
+		err = d.step(ctx, r, "switch", PhaseSwitch, func() error {
+			switched = time.Now()
+			if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
+				return err
+			}
+			return d.updateWorkers(ctx, r.Image, r.ID)
+		})
+	}
+	if err != nil {
+		return r, d.fail(ctx, r, err)
+	}
+	err = d.step(ctx, r, "retire", PhaseRetire, func() error { return d.finishRollback(ctx, r, switched) })
+	summary := fmt.Sprintf("rolled back from %s to %s", r.Previous, r.ID)
+	if r.Recovery != "" {
+		summary += "; " + r.Recovery
+	}
+	d.notify(ctx, r, "rollback", summary, err)
+	return r, err
+}
+
+// rollbackTarget picks the release to go back to.
+func (d *Deployer) rollbackTarget(live *Release, target string) (*Release, error) {
+	if target != "" {
+		t := d.h.Find(target)
+		if t == nil || t.Image == "" || t.Status == StatusFailed || t.Status == StatusRunning {
+			return nil, fmt.Errorf("no release %q that went live is in the history ('muelle releases' lists them)", target)
+		}
+		if t.ID == live.ID {
+			return nil, fmt.Errorf("release %s is already live", t.ID)
+		}
+		return t, nil
+	}
+	for i := len(d.h.Releases) - 1; i >= 0; i-- {
+		t := &d.h.Releases[i]
+		if t.Seq < live.Seq && t.ID != live.ID && (t.Status == StatusSuperseded || t.Status == StatusRolledBack) {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("no release before %s in the history to roll back to", live.ID)
+}
+
+// finishRollback retires the release rolled back from, then reverses the
+// migrations it applied beyond the target's.
+func (d *Deployer) finishRollback(ctx context.Context, r *Release, switched time.Time) error {
+	if wait := time.Until(switched.Add(d.Cfg.Deploy.Drain)); wait > 0 {
+		time.Sleep(wait)
+	}
+	if err := d.Stack.retire(ctx, r.OldContainers); err != nil {
+		return err
+	}
+	if err := d.Stack.switchTo(ctx, nil); err != nil {
+		return err
+	}
+	r.Phase = PhaseUnmigrate
+	if err := d.save(r); err != nil {
+		return err
+	}
+	backupID := d.backupAt(r.Migrations)
+	note, err := d.undoMigrations(ctx, r, r.PreviousImage, r.Previous, r.Migrations, true, backupID, r.Image, r.ID)
+	r.Recovery = note
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if img, ierr := d.Stack.Eng.Image(ctx, r.Image); ierr == nil {
+		_ = d.Stack.Eng.Tag(ctx, img.ID, d.Stack.Proj.Name+"-web:latest") // the compose default follows the live release
+	}
+	rolledFrom := d.h.Live()
+	d.goLive(r)
+	if rolledFrom != nil && rolledFrom.Seq != r.Seq {
+		rolledFrom.Status = StatusRolledBack
+	}
+	if serr := d.save(r); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// backupAt returns the newest backup whose database had exactly the given
+// migrations applied, or "".
+func (d *Deployer) backupAt(migrations []string) string {
+	c, err := d.Backups.Store.Load()
+	if err != nil {
+		return ""
+	}
+	want := slices.Sorted(slices.Values(migrations))
+	for i := len(c.Backups) - 1; i >= 0; i-- {
+		e := c.Backups[i]
+		if e.DB != nil && slices.Equal(slices.Sorted(slices.Values(e.DB.Migrations)), want) {
+			return e.ID
+		}
+	}
+	return ""
+}

@@ -1,0 +1,289 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/muelle-dev/muelle/internal/backup"
+	"github.com/muelle-dev/muelle/internal/engine"
+	"github.com/muelle-dev/muelle/internal/notify"
+)
+
+// fail undoes a deploy that failed at r.Phase and records the outcome.
+// The error returned says what failed and what was undone.
+func (d *Deployer) fail(ctx context.Context, r *Release, cause error) error {
+	// Undo even if the deploy was interrupted (Ctrl-C): the old release
+	// must keep serving.
+	ctx = context.WithoutCancel(ctx)
+	r.Error = cause.Error()
+	undone, err := d.undo(ctx, r)
+	r.Recovery = undone
+	r.Finished = time.Now().UTC()
+	if r.Status == StatusRunning {
+		r.Status = StatusFailed
+		if r.Phase == PhaseSwitch || r.Phase == PhaseWatch {
+			r.Status = StatusRolledBack
+		}
+	}
+	r.PID, r.OldContainers, r.NewContainers = 0, nil, nil
+	if serr := d.save(r); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	summary := fmt.Sprintf("%s of %s failed at %s; %s", r.Operation, r.ID, stepName(r.Phase), undone)
+	if err != nil {
+		summary = fmt.Sprintf("%s of %s failed at %s, and undoing it failed too: operator needed", r.Operation, r.ID, stepName(r.Phase))
+	}
+	d.notify(ctx, r, "failure", summary, err)
+	if err != nil {
+		return &Failure{Release: r, Cause: cause, UndoErr: err}
+	}
+	return &Failure{Release: r, Cause: cause}
+}
+
+// Failure is a deploy or rollback that failed; Release.Recovery says what
+// was undone.
+type Failure struct {
+	Release *Release
+	Cause   error
+	UndoErr error
+}
+
+func (f *Failure) Error() string {
+	msg := fmt.Sprintf("%s of %s failed at %s: %v", f.Release.Operation, f.Release.ID, stepName(f.Release.Phase), f.Cause)
+	if f.Release.Recovery != "" {
+		msg += "\n" + f.Release.Recovery
+	}
+	if f.UndoErr != nil {
+		msg += fmt.Sprintf("\nundoing it failed: %v", f.UndoErr)
+	}
+	return msg
+}
+
+func (f *Failure) Unwrap() error { return f.Cause }
+
+func stepName(phase string) string {
+	if phase == "" {
+		return "resolve"
+	}
+	return phase
+}
+
+// undo returns to the previous release: traffic back to the old
+// containers, the new ones removed, and the migrations reversed (or the
+// pre-deploy backup restored when they cannot be). It says what it did.
+func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
+	switch r.Phase {
+	case "", PhaseBuild, PhaseBackup, PhaseChecks:
+		return fmt.Sprintf("nothing was changed; %s still serves", r.Previous), nil
+	}
+	var did []string
+	if err := d.Stack.removeOneOffs(ctx); err != nil {
+		return "", err
+	}
+	old, err := d.liveContainers(ctx, r.OldContainers)
+	if err != nil {
+		return "", err
+	}
+	if len(old) == 0 {
+		return "", fmt.Errorf("the previous release's containers are gone; start it again with 'muelle rollback %s'", r.Previous)
+	}
+	// Traffic first: the old release must be the only one served.
+	if slices.ContainsFunc(d.Stack.upstreamNames(), func(n string) bool { return !slices.Contains(names(old), n) && n != WebService }) || r.Phase == PhaseSwitch || r.Phase == PhaseWatch {
+		if err := d.Stack.switchTo(ctx, names(old)); err != nil {
+			return "", fmt.Errorf("switch back to %s: %w", r.Previous, err)
+		}
+		did = append(did, "traffic switched back to "+r.Previous)
+	}
+	if err := d.removeNew(ctx, r, old); err != nil {
+		return "", err
+	}
+	if len(d.Cfg.Deploy.Workers) > 0 && (r.Phase == PhaseSwitch || r.Phase == PhaseWatch) {
+		if err := d.updateWorkers(ctx, r.PreviousImage, r.Previous); err != nil {
+			return "", err
+		}
+	}
+	dbNote, err := d.undoMigrations(ctx, r, r.Image, r.ID, r.MigrationsBefore, r.BeforeKnown, r.Backup, r.PreviousImage, r.Previous)
+	if dbNote != "" {
+		did = append(did, dbNote)
+	}
+	if err != nil {
+		return strings.Join(did, "; "), err
+	}
+	// Back to the service name: only the old containers are left.
+	if err := d.Stack.switchTo(ctx, nil); err != nil {
+		return "", err
+	}
+	did = append(did, r.Previous+" serves")
+	return strings.Join(did, "; "), nil
+}
+
+// liveContainers returns the running containers among idList.
+func (d *Deployer) liveContainers(ctx context.Context, idList []string) ([]engine.Container, error) {
+	all, err := d.Stack.webContainers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.Container
+	for _, c := range running(all) {
+		if slices.Contains(idList, c.ID) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// removeNew removes every web container that is not one of old's.
+func (d *Deployer) removeNew(ctx context.Context, r *Release, old []engine.Container) error {
+	all, err := d.Stack.webContainers(ctx)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	for _, c := range all {
+		if !slices.Contains(ids(old), c.ID) {
+			extra = append(extra, c.ID)
+		}
+	}
+	return d.Stack.retire(ctx, extra)
+}
+
+// undoMigrations returns the schema to target. It reverses migrations with
+// image when Django can; otherwise it restores backupID (or, configured
+// with irreversible: stop, leaves the site in maintenance for the operator).
+// The web service is restarted at servingImage after a restore.
+func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, release string, target []string, known bool, backupID, servingImage, serving string) (string, error) {
+	if !known {
+		return "", nil // never reached the migrations
+	}
+	reversed, err := d.reverseMigrations(ctx, image, release, target)
+	if err == nil {
+		if len(reversed) == 0 {
+			return "", nil
+		}
+		return "migrations reversed: " + strings.Join(reversed, ", "), nil
+	}
+	var irr *IrreversibleError
+	if !errors.As(err, &irr) {
+		d.Log.Error("reversing migrations failed; restoring the backup instead", "err", err)
+	}
+	if backupID == "" {
+		return "", fmt.Errorf("%w; and there is no backup to restore", err)
+	}
+	if d.Cfg.Deploy.Irreversible == "stop" {
+		if merr := d.maintenance().On(ctx); merr != nil {
+			return "", merr
+		}
+		r.Status = StatusOperator
+		return "", fmt.Errorf("%w; the site is in maintenance (deploy.irreversible: stop). To go back, restore the pre-deploy backup: muelle restore %s --yes (loses the writes since it); or fix the migration and deploy again", err, backupID)
+	}
+	d.Log.Warn("restoring the pre-deploy backup", "backup", backupID, "reason", err)
+	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving}, d.maintenance())
+	if rerr != nil {
+		return "", fmt.Errorf("%v; then restoring backup %s failed: %w", err, backupID, rerr)
+	}
+	loss := d.lostWrites(backupID, safety)
+	return fmt.Sprintf("%v: restored the pre-deploy backup %s; %s", err, backupID, loss), nil
+}
+
+// lostWrites compares the row counts of the pre-deploy backup with those
+// of the safety backup taken just before the restore.
+func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) string {
+	c, err := d.Backups.Store.Load()
+	if err != nil || safety == nil || safety.DB == nil {
+		return "writes since the backup may be lost"
+	}
+	pre, err := c.Find(backupID)
+	if err != nil || pre.DB == nil {
+		return "writes since the backup may be lost"
+	}
+	var diffs []string
+	total := int64(0)
+	for _, t := range slices.Sorted(maps.Keys(safety.DB.Tables)) {
+		before, ok := pre.DB.Tables[t]
+		if !ok {
+			continue // a table the failed release created
+		}
+		if n := safety.DB.Tables[t] - before; n != 0 {
+			diffs = append(diffs, fmt.Sprintf("%s %+d", t, n))
+			total += abs(n)
+		}
+	}
+	if len(diffs) == 0 {
+		return fmt.Sprintf("no rows were lost (row counts match); the state before the restore is kept in backup %s", safety.ID)
+	}
+	sort.Strings(diffs)
+	return fmt.Sprintf("writes since the backup are lost: %d rows changed (%s); the state before the restore is kept in backup %s", total, strings.Join(diffs, ", "), safety.ID)
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// webServices stops and starts the web service around a restore, at the
+// release that serves.
+type webServices struct {
+	d              *Deployer
+	image, release string
+}
+
+func (w webServices) Stop(ctx context.Context, services ...string) error {
+	return w.d.Stack.at(w.image, w.release).Run(ctx, w.d.Out, w.d.Out, append([]string{"stop"}, services...)...)
+}
+
+func (w webServices) Start(ctx context.Context, services ...string) error {
+	args := append([]string{"up", "--detach", "--no-deps", "--wait"}, services...)
+	return w.d.Stack.at(w.image, w.release).Run(ctx, w.d.Out, w.d.Out, args...)
+}
+
+// maintenance switches nginx's maintenance page; turning it off also
+// reloads nginx, so it resolves the web containers afresh.
+func (d *Deployer) maintenance() backup.Maintenance { return nginxMaintenance{d.Stack} }
+
+type nginxMaintenance struct{ s *Stack }
+
+func (m nginxMaintenance) flag() string { return m.s.NginxDir + "/maintenance.on" }
+
+func (m nginxMaintenance) On(context.Context) error {
+	return writeFlag(m.flag())
+}
+
+func (m nginxMaintenance) Off(ctx context.Context) error {
+	if err := removeFlag(m.flag()); err != nil {
+		return err
+	}
+	return m.s.switchTo(ctx, nil)
+}
+
+func (d *Deployer) notify(ctx context.Context, r *Release, kind, summary string, err error) {
+	e := notify.Event{Kind: kind, Project: d.Stack.Proj.Name, Operation: r.Operation, Release: r.ID, Previous: r.Previous,
+		Trigger: r.Trigger, Started: r.Started, Finished: time.Now().UTC(), Summary: summary, Backup: r.Backup}
+	if r.Error != "" {
+		e.Error = firstLine(r.Error)
+	}
+	if err != nil {
+		e.Error += "; undo failed: " + firstLine(err.Error())
+	}
+	if strings.Contains(r.Recovery, "lost") {
+		e.DataLoss = r.Recovery
+	}
+	if live := d.h.Live(); live != nil {
+		e.Serving = live.ID
+	} else if r.Status == StatusFailed || r.Status == StatusRolledBack {
+		e.Serving = r.Previous
+	}
+	d.Notify.Send(ctx, e)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
