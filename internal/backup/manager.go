@@ -213,15 +213,19 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions, s
 		}
 		defer cleanup()
 	}
+	// Maintenance first: a write acknowledged after the safety backup
+	// would be lost without a trace.
+	if err := maint.On(ctx); err != nil {
+		return nil, err
+	}
 	safety, err := m.Backup(ctx, Options{DB: opts.DB, Media: opts.Media, Reason: "pre-restore"})
 	if err != nil {
+		if offErr := maint.Off(ctx); offErr != nil {
+			err = errors.Join(err, offErr)
+		}
 		return nil, fmt.Errorf("safety backup before restoring (nothing was changed): %w", err)
 	}
 	m.Log.Info("safety backup taken", "id", safety.ID)
-
-	if err := maint.On(ctx); err != nil {
-		return safety, err
-	}
 	restoreErr := m.restoreLocked(ctx, e, opts, dump, svc)
 	if restoreErr != nil {
 		return safety, fmt.Errorf("%w (the site stays in maintenance; the state before the restore is in backup %s)", restoreErr, safety.ID)

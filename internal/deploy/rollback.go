@@ -27,9 +27,6 @@ func (d *Deployer) fail(ctx context.Context, r *Release, cause error) error {
 	r.Finished = time.Now().UTC()
 	if r.Status == StatusRunning {
 		r.Status = StatusFailed
-		if r.Phase == PhaseSwitch || r.Phase == PhaseWatch {
-			r.Status = StatusRolledBack
-		}
 	}
 	r.PID, r.OldContainers, r.NewContainers = 0, nil, nil
 	if serr := d.save(r); serr != nil {
