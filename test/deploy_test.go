@@ -179,11 +179,8 @@ func (s *deployStack) startTraffic() *traffic {
 		}()
 	}
 	record := func(what string, resp *http.Response, err error) (ok, maintenance bool) {
-		if err == nil && resp.StatusCode == 503 {
-			body, _ := io.ReadAll(resp.Body)
-			if strings.Contains(string(body), "aintenance") {
-				return false, true
-			}
+		if err == nil && resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "" {
+			return false, true // nginx's maintenance page
 		}
 		if err != nil || resp.StatusCode >= 400 {
 			msg := fmt.Sprint(err)
@@ -314,9 +311,9 @@ func TestDeploy(t *testing.T) {
 
 class Migration(migrations.Migration):
     dependencies = [("board", "0002_default_board")]
-    operations = [migrations.AddField("pin", "note", models.CharField(max_length=200, blank=True, default=""))]
+    operations = [migrations.AddField("pin", "note", models.CharField(max_length=200, blank=True, null=True))]
 `)
-		s.edit("board/models.py", "    body = models.TextField(blank=True)\n", "    body = models.TextField(blank=True)\n    note = models.CharField(max_length=200, blank=True, default=\"\")\n")
+		s.edit("board/models.py", "    body = models.TextField(blank=True)\n", "    body = models.TextField(blank=True)\n    note = models.CharField(max_length=200, blank=True, null=True)\n")
 		good = s.commit("release B: pin notes")
 		out := muelle(t, "deploy", s.dir)
 		if !strings.Contains(out, "release "+good+" is live") {
@@ -369,7 +366,7 @@ class Migration(migrations.Migration):
 
 	t.Run("image fails to build", func(t *testing.T) {
 		ref := s.branch("bad-build", func() {
-			s.edit("Dockerfile", "COPY --chown", "RUN echo broken release >&2 && exit 3\nCOPY --chown")
+			s.edit("Dockerfile", "COPY . /app", "RUN echo broken release >&2 && exit 3\nCOPY . /app")
 		})
 		out := s.deployFails(t, ref, "failed at build")
 		if !strings.Contains(out, "broken release") {
@@ -404,7 +401,7 @@ class Migration(migrations.Migration):
 
 class Migration(migrations.Migration):
     dependencies = [("board", "0003_pin_note")]
-    operations = [migrations.AddField("pin", "rank", models.IntegerField(default=0))]
+    operations = [migrations.AddField("pin", "rank", models.IntegerField(null=True))]
 `)
 			writeFile(t, filepath.Join(s.dir, "board/migrations/0005_broken.py"), `from django.db import migrations
 
@@ -428,7 +425,7 @@ class Migration(migrations.Migration):
 
 class Migration(migrations.Migration):
     dependencies = [("board", "0003_pin_note")]
-    operations = [migrations.AddField("pin", "rank", models.IntegerField(default=0))]
+    operations = [migrations.AddField("pin", "rank", models.IntegerField(null=True))]
 `)
 			s.edit("pinboard/wsgi.py", "application = get_wsgi_application()", "raise RuntimeError('release crashes at start')")
 		})
@@ -479,7 +476,7 @@ class Migration(migrations.Migration):
 		tr.mu.Lock()
 		tr.acked = nil // the lost ones are accounted for
 		tr.mu.Unlock()
-		time.Sleep(time.Second)
+		time.Sleep(3 * time.Second)
 		afterFault(t, ref)
 	})
 
@@ -513,7 +510,7 @@ def slow(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("board", "0003_pin_note")]
     operations = [
-        migrations.AddField("pin", "rank", models.IntegerField(default=0)),
+        migrations.AddField("pin", "rank", models.IntegerField(null=True)),
         migrations.RunPython(slow, migrations.RunPython.noop),
     ]
 `)

@@ -112,7 +112,9 @@ func (s *Stack) waitOne(ctx context.Context, c engine.Container) error {
 			return err
 		}
 		switch {
-		case cur.State == "exited" || cur.State == "dead" || cur.RestartCount > 0:
+		case cur.RestartCount > 0:
+			return s.failure(ctx, cur, fmt.Sprintf("crashed and was restarted (%d times so far)", cur.RestartCount))
+		case cur.State == "exited" || cur.State == "dead":
 			return s.failure(ctx, cur, fmt.Sprintf("exited with code %d", cur.ExitCode))
 		case cur.Health == "unhealthy":
 			return s.failure(ctx, cur, "is unhealthy")
@@ -146,7 +148,13 @@ type ContainerError struct {
 	Name, Why, Logs string
 }
 
-func (e *ContainerError) Error() string { return fmt.Sprintf("%s %s", e.Name, e.Why) }
+func (e *ContainerError) Error() string {
+	msg := fmt.Sprintf("%s %s", e.Name, e.Why)
+	if l := strings.TrimSpace(tail(e.Logs, 15)); l != "" {
+		msg += "; its last log lines:\n" + l
+	}
+	return msg
+}
 
 // ready asks one web container for the readiness path, over the network
 // nginx reaches it on, with the site's Host header.

@@ -124,7 +124,7 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, tail int) (string
 
 // ContainerLogsSince returns a container's output since t.
 func (c *Client) ContainerLogsSince(ctx context.Context, id string, t time.Time) (string, error) {
-	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Since: fmt.Sprint(t.Unix())})
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Since: fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())})
 	if err != nil {
 		return "", fmt.Errorf("logs of container %s: %w", id, err)
 	}
