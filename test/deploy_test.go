@@ -476,7 +476,18 @@ class Migration(migrations.Migration):
 		tr.mu.Lock()
 		tr.acked = nil // the lost ones are accounted for
 		tr.mu.Unlock()
-		time.Sleep(3 * time.Second)
+		// The load goes on after the restore.
+		resumed := time.Now()
+		for {
+			tr.mu.Lock()
+			reads := tr.reads
+			tr.mu.Unlock()
+			if reads >= 10 || time.Since(resumed) > 30*time.Second {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("after the restore, 10 reads took %s", time.Since(resumed).Round(100*time.Millisecond))
 		afterFault(t, ref)
 	})
 

@@ -81,6 +81,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 		}
 		r.ID, r.Commit, r.Ref, r.Subject = commit.ID(), commit.Hash, commit.Ref, commit.Subject
 		r.Image = fmt.Sprintf("%s-web:%s", d.Stack.Proj.Name, r.ID)
+		if d.Source.Tracked(ctx, d.Cfg.EnvFile) {
+			d.Log.Warn("the env file is committed to git, secrets included: remove it from the repository (git rm --cached), add it to .gitignore and rotate its secrets", "file", d.Cfg.EnvFile)
+		}
 		return d.EnvCheck()
 	})
 	if err == nil {

@@ -18,3 +18,5 @@ func removeFlag(path string) error {
 	}
 	return nil
 }
+
+func writeFile(path string, data []byte) error { return atomicfile.Write(path, data, 0o644) }

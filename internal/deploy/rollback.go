@@ -203,8 +203,8 @@ func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) string {
 	total := int64(0)
 	for _, t := range slices.Sorted(maps.Keys(safety.DB.Tables)) {
 		before, ok := pre.DB.Tables[t]
-		if !ok {
-			continue // a table the failed release created
+		if !ok || strings.HasSuffix(t, ".django_migrations") {
+			continue // a table the failed release created; the migrations undone
 		}
 		if n := safety.DB.Tables[t] - before; n != 0 {
 			diffs = append(diffs, fmt.Sprintf("%s %+d", t, n))

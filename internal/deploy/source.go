@@ -172,3 +172,9 @@ func filterTar(in io.Reader, out io.Writer, m *patternmatcher.PatternMatcher) er
 		}
 	}
 }
+
+// Tracked reports whether git tracks path (relative to the project directory).
+func (s Source) Tracked(ctx context.Context, path string) bool {
+	_, err := s.git(ctx, "ls-files", "--error-unmatch", "--", path)
+	return err == nil
+}
