@@ -16,6 +16,7 @@ import (
 	"github.com/muelle-dev/muelle/internal/backup"
 	"github.com/muelle-dev/muelle/internal/compose"
 	"github.com/muelle-dev/muelle/internal/config"
+	"github.com/muelle-dev/muelle/internal/deploy"
 	"github.com/muelle-dev/muelle/internal/engine"
 	"github.com/muelle-dev/muelle/internal/envfile"
 	"github.com/spf13/cobra"
@@ -252,7 +253,13 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions, id string) e
 		return err
 	}
 	defer b.close()
-	maint := nginxMaintenance{dir: filepath.Join(b.cfg.Dir, "deploy", "nginx")}
+	// After a deploy, the web service runs the live release's image.
+	if h, err := (&deploy.State{Dir: b.cfg.StateDir, Project: b.cfg.Project}).Load(); err == nil {
+		if live := h.Live(); live != nil {
+			b.proj = b.proj.With("MUELLE_IMAGE="+live.Image, "MUELLE_RELEASE="+live.ID)
+		}
+	}
+	maint := nginxMaintenance{dir: filepath.Join(b.cfg.Dir, "deploy", "nginx"), proj: b.proj}
 	if err := maint.check(); err != nil {
 		return err
 	}
@@ -288,7 +295,10 @@ func (c composeServices) Start(ctx context.Context, services ...string) error {
 
 // nginxMaintenance switches the generated nginx site's maintenance page
 // with a flag file it checks on every request.
-type nginxMaintenance struct{ dir string }
+type nginxMaintenance struct {
+	dir  string
+	proj compose.Project
+}
 
 func (n nginxMaintenance) flag() string { return filepath.Join(n.dir, "maintenance.on") }
 
@@ -307,9 +317,14 @@ func (n nginxMaintenance) On(context.Context) error {
 	return os.WriteFile(n.flag(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 
-func (n nginxMaintenance) Off(context.Context) error {
+func (n nginxMaintenance) Off(ctx context.Context) error {
 	if err := os.Remove(n.flag()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	// The web containers may have new addresses after their restart:
+	// nginx resolves them again on reload. Best effort.
+	if n.proj.Name != "" {
+		_ = n.proj.Exec(ctx, "nginx", nil, io.Discard, "nginx", "-s", "reload")
 	}
 	return nil
 }
