@@ -318,13 +318,16 @@ func (n nginxMaintenance) On(context.Context) error {
 }
 
 func (n nginxMaintenance) Off(ctx context.Context) error {
+	// The web containers may have new addresses after their restart: nginx
+	// resolves them again on reload, done while the maintenance page still
+	// shows so no request goes to an old address. Best effort.
+	if n.proj.Name != "" {
+		if n.proj.Exec(ctx, "nginx", nil, io.Discard, "nginx", "-s", "reload") == nil {
+			time.Sleep(time.Second)
+		}
+	}
 	if err := os.Remove(n.flag()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
-	}
-	// The web containers may have new addresses after their restart:
-	// nginx resolves them again on reload. Best effort.
-	if n.proj.Name != "" {
-		_ = n.proj.Exec(ctx, "nginx", nil, io.Discard, "nginx", "-s", "reload")
 	}
 	return nil
 }

@@ -253,11 +253,15 @@ func (m nginxMaintenance) On(context.Context) error {
 	return writeFlag(m.flag())
 }
 
+// Off reloads nginx while the maintenance page still shows, so that no
+// request reaches a web container's old address (a restarted container may
+// get a new one), gives the old workers a moment to finish, then lifts it.
 func (m nginxMaintenance) Off(ctx context.Context) error {
-	if err := removeFlag(m.flag()); err != nil {
+	if err := m.s.switchTo(ctx, nil); err != nil {
 		return err
 	}
-	return m.s.switchTo(ctx, nil)
+	time.Sleep(time.Second)
+	return removeFlag(m.flag())
 }
 
 func (d *Deployer) notify(ctx context.Context, r *Release, kind, summary string, err error) {
