@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -463,8 +464,15 @@ class Migration(migrations.Migration):
 				lost++
 			}
 		}
-		if !strings.Contains(out, fmt.Sprintf("public.board_pin %+d", lost)) && !(lost == 0 && strings.Contains(out, "no rows were lost")) {
-			t.Errorf("%d acknowledged writes were lost; the report says otherwise:\n%s", lost, out)
+		// The report counts rows, from the backups; the writer's one request
+		// in flight when maintenance began may have committed without its
+		// answer arriving, so the report may count one more.
+		reported := 0
+		if m := regexp.MustCompile(`public\.board_pin \+(\d+)`).FindStringSubmatch(out); m != nil {
+			reported, _ = strconv.Atoi(m[1])
+		}
+		if reported < lost || reported > lost+1 {
+			t.Errorf("%d acknowledged writes were lost; the report says %d:\n%s", lost, reported, out)
 		}
 		if e := s.hooks.last(); e == nil || !strings.Contains(fmt.Sprint(e["data_loss"]), "lost") {
 			t.Errorf("the notification does not report the loss: %v", e)

@@ -139,7 +139,7 @@ func (s *Stack) waitOne(ctx context.Context, c engine.Container) error {
 
 // failure describes a new container that failed, with its last log lines.
 func (s *Stack) failure(ctx context.Context, c engine.Container, why string) error {
-	logs, _ := s.Eng.ContainerLogs(ctx, c.ID, 30) // best effort: the failure is known
+	logs, _ := s.Eng.ContainerLogs(ctx, c.ID, 300) // best effort: the failure is known
 	return &ContainerError{Name: c.Name, Why: why, Logs: logs}
 }
 
@@ -150,8 +150,21 @@ type ContainerError struct {
 
 func (e *ContainerError) Error() string {
 	msg := fmt.Sprintf("%s %s", e.Name, e.Why)
-	if l := strings.TrimSpace(tail(e.Logs, 15)); l != "" {
-		msg += "; its last log lines:\n" + l
+	last := strings.TrimSpace(tail(e.Logs, 15))
+	if last != "" {
+		msg += "; its last log lines:\n" + last
+	}
+	// A crash that scrolled out of the last lines (a restart began logging
+	// again) still shows its exception.
+	var errs []string
+	for _, l := range strings.Split(e.Logs, "\n") {
+		t := strings.TrimSpace(l)
+		if (strings.Contains(t, "Error:") || strings.Contains(t, "Exception:")) && !strings.Contains(last, t) && !slices.Contains(errs, t) {
+			errs = append(errs, t)
+		}
+	}
+	if len(errs) > 0 {
+		msg += "\nerrors in its log:\n" + strings.Join(errs[max(0, len(errs)-5):], "\n")
 	}
 	return msg
 }
