@@ -122,7 +122,7 @@ func TestStandInImagesHonourOfficialContracts(t *testing.T) {
 	})
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)

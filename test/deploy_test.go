@@ -54,7 +54,7 @@ func (h *hookReceiver) last() map[string]any {
 	return h.events[len(h.events)-1]
 }
 
-func newDeployStack(t *testing.T) *deployStack {
+func newDeployStack(t testing.TB) *deployStack {
 	t.Helper()
 	s := &deployStack{stack: newStack(t), hooks: &hookReceiver{}}
 	tmp := t.TempDir()
@@ -69,10 +69,27 @@ deploy:
   watch: 3s
   drain: 1s
   health_timeout: 25s
+  workers: [worker]
 notify:
   webhook: ["%s/hook"]
 `, s.proj.Name, s.state, s.backups, hook.URL))
 	writeFile(t, filepath.Join(s.dir, ".gitignore"), ".env.production\n")
+	// A worker service on the app's image, as a Celery worker would be.
+	composeFile := filepath.Join(s.dir, "compose.prod.yaml")
+	data, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := `services:
+  worker:
+    <<: *web
+    command: ["python", "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(1e9)"]
+    depends_on:
+      db:
+        condition: service_healthy
+    restart: unless-stopped
+`
+	writeFile(t, composeFile, strings.Replace(string(data), "services:\n", worker, 1))
 	s.git("init", "-q", "-b", "main")
 	s.commit("release A")
 	s.up()
@@ -282,7 +299,7 @@ func (s *deployStack) deployFails(t *testing.T, ref, want string) string {
 	return out
 }
 
-func (s *deployStack) releases(t *testing.T) []map[string]any {
+func (s *deployStack) releases(t testing.TB) []map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(s.state, "releases.json"))
 	if err != nil {
@@ -335,6 +352,10 @@ class Migration(migrations.Migration):
 		list := muelle(t, "releases", s.dir)
 		if !strings.Contains(list, initial) || !strings.Contains(list, good+"  deploy     live") {
 			t.Errorf("muelle releases:\n%s", list)
+		}
+		worker, _ := runCmd(context.Background(), "docker", "ps", "--filter", "label=com.docker.compose.project="+s.proj.Name, "--filter", "label=com.docker.compose.service=worker", "--format", "{{.Image}}")
+		if strings.TrimSpace(worker) != s.proj.Name+"-web:"+good {
+			t.Errorf("the worker runs %q after the deploy, want the new release's image", worker)
 		}
 		if e := s.hooks.last(); e == nil || e["event"] != "success" || e["release"] != good {
 			t.Errorf("success notification: got %v", e)
@@ -580,6 +601,10 @@ class Migration(migrations.Migration):
 		}
 		if slices.Contains(s.migrations(), "board.0003_pin_note") {
 			t.Errorf("0003 still applied after the rollback")
+		}
+		worker, _ := runCmd(context.Background(), "docker", "ps", "--filter", "label=com.docker.compose.project="+s.proj.Name, "--filter", "label=com.docker.compose.service=worker", "--format", "{{.Image}}")
+		if strings.TrimSpace(worker) != s.proj.Name+"-web:"+initial {
+			t.Errorf("the worker runs %q after the rollback, want %s", worker, initial)
 		}
 		if e := s.hooks.last(); e == nil || e["event"] != "rollback" {
 			t.Errorf("rollback notification: got %v", e)

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // muelle runs the muelle binary and returns its combined output, failing the
 // test when it fails.
-func muelle(t *testing.T, args ...string) string {
+func muelle(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := muelleErr(t, args...)
 	if err != nil {
@@ -49,7 +49,7 @@ func muelle(t *testing.T, args ...string) string {
 	return out
 }
 
-func muelleErr(t *testing.T, args ...string) (string, error) {
+func muelleErr(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -60,7 +60,7 @@ func muelleErr(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

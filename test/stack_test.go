@@ -28,14 +28,14 @@ import (
 // stack is a production stack of the example app, written by muelle init and
 // started by muelle up.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	release string
 	proj    *testutil.Project
 	client  *http.Client // HTTPS, trusting the stack's self-signed certificate
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	testutil.RequireDocker(t)
 	root := testutil.RepoRoot(t)

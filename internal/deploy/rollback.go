@@ -22,6 +22,7 @@ func (d *Deployer) fail(ctx context.Context, r *Release, cause error) error {
 	// must keep serving.
 	ctx = context.WithoutCancel(ctx)
 	r.Error = cause.Error()
+	r.failedAt = time.Now()
 	undone, err := d.undo(ctx, r)
 	r.Recovery = undone
 	r.Finished = time.Now().UTC()
@@ -95,7 +96,10 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 		if err := d.Stack.switchTo(ctx, names(old)); err != nil {
 			return "", fmt.Errorf("switch back to %s: %w", r.Previous, err)
 		}
-		did = append(did, "traffic switched back to "+r.Previous)
+		if !r.failedAt.IsZero() {
+			r.SwitchBack = time.Since(r.failedAt)
+		}
+		did = append(did, fmt.Sprintf("traffic switched back to %s in %s", r.Previous, r.SwitchBack.Round(time.Millisecond)))
 	}
 	if err := d.removeNew(ctx, r, old); err != nil {
 		return "", err

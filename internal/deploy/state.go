@@ -67,6 +67,9 @@ type Release struct {
 	// live: what a rollback to it returns the database to.
 	Migrations []string `json:"migrations,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// SwitchBack is how long a failed release took from the failure to
+	// the previous release serving alone again.
+	SwitchBack time.Duration `json:"switch_back_ns,omitempty"`
 	// Recovery says what undid this release: migrations reversed, a backup
 	// restored and what that lost.
 	Recovery string `json:"recovery,omitempty"`
@@ -79,6 +82,8 @@ type Release struct {
 	MigrationsBefore []string `json:"migrations_before,omitempty"`
 	// BeforeKnown says MigrationsBefore was recorded (it may be empty).
 	BeforeKnown bool `json:"before_known,omitempty"`
+
+	failedAt time.Time // when the failure was detected, this run
 }
 
 // Step is one timed step of a release.
