@@ -87,6 +87,8 @@ notify:
     depends_on:
       db:
         condition: service_healthy
+    healthcheck:
+      disable: true # the image's checks gunicorn, which a worker does not run
     restart: unless-stopped
 `
 	writeFile(t, composeFile, strings.Replace(string(data), "services:\n", worker, 1))
