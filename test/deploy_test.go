@@ -87,8 +87,9 @@ notify:
     depends_on:
       db:
         condition: service_healthy
-    healthcheck:
-      disable: true # the image's checks gunicorn, which a worker does not run
+    healthcheck: # the image's own asks gunicorn, which a worker does not run
+      test: ["CMD", "python", "-c", "import os; os.kill(1, 0)"]
+      interval: 5s
     restart: unless-stopped
 `
 	writeFile(t, composeFile, strings.Replace(string(data), "services:\n", worker, 1))

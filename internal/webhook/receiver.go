@@ -1,0 +1,164 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// MaxPayload is GitHub's cap on webhook payloads: 25 MB.
+const MaxPayload = 25 << 20
+
+// Receiver is the HTTP endpoint of one forge.
+type Receiver struct {
+	// Forge is github, gitlab or gitea.
+	Forge   string
+	Rules   Rules
+	Secrets [][]byte
+	Queue   *Queue
+	Seen    *Seen
+	Log     *ActivityLog
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	limiter *failLimiter
+}
+
+// Init sets the defaults: at most 20 failed signature checks per source
+// address per minute.
+func (rc *Receiver) Init() *Receiver {
+	rc.limiter = newFailLimiter(20, time.Minute)
+	if rc.Now == nil {
+		rc.Now = time.Now
+	}
+	return rc
+}
+
+type headers struct {
+	event, delivery string
+	verify          func(body []byte) bool
+}
+
+func (rc *Receiver) headers(r *http.Request) headers {
+	h := r.Header
+	switch rc.Forge {
+	case "gitlab":
+		return headers{h.Get("X-Gitlab-Event"), h.Get("X-Gitlab-Event-UUID"),
+			func([]byte) bool { return VerifyToken(rc.Secrets, h.Get("X-Gitlab-Token")) }}
+	case "gitea":
+		sig := cmpOr(h.Get("X-Gitea-Signature"), h.Get("X-Forgejo-Signature"))
+		return headers{cmpOr(h.Get("X-Gitea-Event"), h.Get("X-Forgejo-Event")), cmpOr(h.Get("X-Gitea-Delivery"), h.Get("X-Forgejo-Delivery")),
+			func(b []byte) bool { return VerifyGitea(rc.Secrets, b, sig) }}
+	}
+	sig := h.Get("X-Hub-Signature-256")
+	return headers{h.Get("X-GitHub-Event"), h.Get("X-GitHub-Delivery"),
+		func(b []byte) bool { return VerifyGitHub(rc.Secrets, b, sig) }}
+}
+
+func (rc *Receiver) decide(event string, payload []byte) (Decision, error) {
+	switch rc.Forge {
+	case "gitlab":
+		return DecideGitLab(rc.Rules, event, payload)
+	case "gitea":
+		return DecideGitea(rc.Rules, event, payload)
+	}
+	return DecideGitHub(rc.Rules, event, payload)
+}
+
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := rc.Now()
+	source, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		source = r.RemoteAddr
+	}
+	e := Entry{Time: now.UTC(), Forge: rc.Forge, Source: source}
+	reply := func(status int, decision, reason, body string) {
+		e.Status, e.Decision, e.Reason = status, decision, reason
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		io.WriteString(w, body+"\n")
+		rc.record(e)
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		reply(http.StatusMethodNotAllowed, "invalid", "method "+r.Method, "POST only")
+		return
+	}
+	if rc.limiter.blocked(source, now) {
+		reply(http.StatusTooManyRequests, "rejected", "too many failed signature checks from this address", "too many failed attempts; try later")
+		return
+	}
+	if r.ContentLength > MaxPayload {
+		reply(http.StatusRequestEntityTooLarge, "invalid", fmt.Sprintf("body of %d bytes", r.ContentLength), "payload too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayload))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			reply(http.StatusRequestEntityTooLarge, "invalid", "body over the limit", "payload too large")
+			return
+		}
+		reply(http.StatusBadRequest, "invalid", "reading the body: "+err.Error(), "bad request")
+		return
+	}
+	h := rc.headers(r)
+	e.Event, e.Delivery = h.event, h.delivery
+	// The signature first: nothing of an unverified body is parsed.
+	if !h.verify(body) {
+		rc.limiter.fail(source, now)
+		reply(http.StatusUnauthorized, "rejected", "signature missing or wrong", "invalid signature")
+		return
+	}
+	if h.delivery != "" && rc.Seen != nil {
+		seen, err := rc.Seen.Check(h.delivery, now)
+		if err != nil {
+			rc.Logger.Error("recording a delivery id failed", "err", err)
+		}
+		if seen {
+			reply(http.StatusOK, "duplicate", "delivery already received", "duplicate delivery ignored")
+			return
+		}
+	}
+	payload, err := payloadOf(r.Header.Get("Content-Type"), body)
+	if err == nil {
+		var d Decision
+		d, err = rc.decide(h.event, payload)
+		if err == nil {
+			e.Repository, e.Ref, e.Commit, e.Sender = d.Repository, d.Ref, d.Commit, d.Sender
+			switch {
+			case h.event == "ping":
+				reply(http.StatusOK, "ignored", "ping", "pong")
+			case d.Deploy:
+				e.Queue = rc.Queue.Submit(Job{Commit: d.Commit, Ref: d.Ref, Delivery: h.delivery,
+					Trigger: fmt.Sprintf("%s %s by %s (delivery %s)", rc.Forge, h.event, cmpOr(d.Sender, "unknown"), h.delivery)})
+				if e.Queue == "closed" {
+					reply(http.StatusServiceUnavailable, "rejected", "shutting down", "shutting down; redeliver later")
+					return
+				}
+				reply(http.StatusAccepted, "deploy", d.Reason, "deploy "+e.Queue)
+			default:
+				reply(http.StatusAccepted, "ignored", d.Reason, "ignored: "+d.Reason)
+			}
+			return
+		}
+	}
+	reply(http.StatusBadRequest, "invalid", err.Error(), "malformed payload")
+}
+
+func (rc *Receiver) record(e Entry) {
+	attrs := []any{"forge", e.Forge, "delivery", e.Delivery, "event", e.Event, "source", e.Source, "status", e.Status, "decision", e.Decision, "reason", e.Reason}
+	if e.Commit != "" {
+		attrs = append(attrs, "repository", e.Repository, "ref", e.Ref, "commit", e.Commit, "sender", e.Sender)
+	}
+	rc.Logger.Info("webhook delivery", attrs...)
+	if rc.Log != nil {
+		if err := rc.Log.Write(e); err != nil {
+			rc.Logger.Error("activity log", "err", err)
+		}
+	}
+}
