@@ -52,7 +52,15 @@ func (rc *Receiver) headers(r *http.Request) headers {
 	case "gitea":
 		sig := cmpOr(h.Get("X-Gitea-Signature"), h.Get("X-Forgejo-Signature"))
 		return headers{cmpOr(h.Get("X-Gitea-Event"), h.Get("X-Forgejo-Event")), cmpOr(h.Get("X-Gitea-Delivery"), h.Get("X-Forgejo-Delivery")),
-			func(b []byte) bool { return VerifyGitea(rc.Secrets, b, sig) }}
+			func(b []byte) bool {
+				if VerifyGitea(rc.Secrets, b, sig) {
+					return true
+				}
+				// Gitea and Forgejo sign the JSON even when they send it
+				// form-encoded.
+				p, err := payloadOf(r.Header.Get("Content-Type"), b)
+				return err == nil && len(p) != len(b) && VerifyGitea(rc.Secrets, p, sig)
+			}}
 	}
 	sig := h.Get("X-Hub-Signature-256")
 	return headers{h.Get("X-GitHub-Event"), h.Get("X-GitHub-Delivery"),
