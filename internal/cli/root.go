@@ -102,7 +102,7 @@ and keeps it there.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newInitCmd(g), newEnvCmd(g), newUpCmd(g), newDownCmd(g),
-		newDeployCmd(g), newRollbackCmd(g), newReleasesCmd(g),
+		newDeployCmd(g), newRollbackCmd(g), newReleasesCmd(g), newServeCmd(g), newWebhooksCmd(g), newServiceCmd(g),
 		newBackupCmd(g), newRestoreCmd(g), newScheduleCmd(g), newCronCmd(g), newCleanupCmd(g), newImagesCmd(g), newVersionCmd(g))
 	return root
 }

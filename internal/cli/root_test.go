@@ -68,7 +68,7 @@ func TestHelpListsOnlyRealCommands(t *testing.T) {
 			listed = append(listed, strings.Fields(line)[0])
 		}
 	}
-	want := []string{"backup", "cleanup", "cron", "deploy", "down", "env", "help", "images", "init", "releases", "restore", "rollback", "schedule", "up", "version"}
+	want := []string{"backup", "cleanup", "cron", "deploy", "down", "env", "help", "images", "init", "releases", "restore", "rollback", "schedule", "serve", "service", "up", "version", "webhooks"}
 	if strings.Join(listed, " ") != strings.Join(want, " ") {
 		t.Errorf("got commands %v, want %v", listed, want)
 	}

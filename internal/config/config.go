@@ -34,6 +34,8 @@ type Config struct {
 	Deploy Deploy `yaml:"deploy"`
 	// Notify says who hears about deploys and rollbacks.
 	Notify Notify `yaml:"notify"`
+	// Serve configures the webhook daemon.
+	Serve Serve `yaml:"serve"`
 	// StateDir holds the release history, the deploy lock and journal.
 	// Default: /var/lib/muelle/<project> as root, else
 	// ~/.local/state/muelle/<project>/state.
@@ -162,6 +164,7 @@ func (c *Config) Defaults() {
 		*k = Keep{Last: 7, Daily: 7, Weekly: 4, Monthly: 6}
 	}
 	c.deployDefaults()
+	c.serveDefaults()
 }
 
 // Validate reports every problem at once.
@@ -184,6 +187,7 @@ func (c *Config) Validate() error {
 		problems = append(problems, fmt.Sprintf("project %q: use lower-case letters, digits, - and _ only", c.Project))
 	}
 	problems = append(problems, c.deployProblems()...)
+	problems = append(problems, c.serveProblems()...)
 	if len(problems) > 0 {
 		return fmt.Errorf("%s:\n  - %s", filepath.Join(c.Dir, FileName), strings.Join(problems, "\n  - "))
 	}

@@ -46,6 +46,9 @@ type Options struct {
 	Ref string
 	// Trigger says who or what started the deploy, for the history.
 	Trigger string
+	// Wait waits for a deploy or rollback that holds the lock, instead of
+	// failing at once.
+	Wait bool
 }
 
 // Deploy deploys a release. On failure the previous release keeps (or
@@ -53,6 +56,10 @@ type Options struct {
 // failed and what was undone.
 func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 	lock, err := d.State.TryLock("deploy")
+	if opts.Wait && errors.Is(err, ErrLocked) {
+		d.Log.Info("waiting for the running deploy or rollback to finish")
+		lock, err = d.State.WaitLock(ctx, "deploy")
+	}
 	if err != nil {
 		return nil, err
 	}

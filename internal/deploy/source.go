@@ -178,3 +178,12 @@ func (s Source) Tracked(ctx context.Context, path string) bool {
 	_, err := s.git(ctx, "ls-files", "--error-unmatch", "--", path)
 	return err == nil
 }
+
+// CurrentBranch is the branch checked out in the project directory.
+func (s Source) CurrentBranch(ctx context.Context) (string, error) {
+	b, err := s.git(ctx, "symbolic-ref", "--short", "-q", "HEAD")
+	if err != nil || b == "" {
+		return "", fmt.Errorf("%s has no branch checked out", s.Dir)
+	}
+	return b, nil
+}
