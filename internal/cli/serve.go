@@ -163,6 +163,17 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 		activity.Write(webhook.Entry{Time: time.Now().UTC(), Delivery: old.Delivery, Commit: old.Commit, Result: "superseded", Error: "replaced by a newer push of " + short(by.Commit)})
 	})
 
+	// Deliveries can arrive out of order: a commit replaces a queued one
+	// only if it descends from it.
+	queue.Newer = func(a, b webhook.Job) bool {
+		ok, err := d.Source.IsAncestor(ctx, a.Commit, b.Commit)
+		if err != nil {
+			log.Warn("cannot order two pushed commits; the later delivery wins", "a", a.Commit, "b", b.Commit, "err", err)
+			return true
+		}
+		return ok
+	}
+
 	mux := http.NewServeMux()
 	var endpoints []string
 	for name, f := range forges {

@@ -187,3 +187,28 @@ func (s Source) CurrentBranch(ctx context.Context) (string, error) {
 	}
 	return b, nil
 }
+
+// IsAncestor reports whether commit a is an ancestor of commit b. When
+// either is unknown here, it fetches the remote once and asks again; an
+// error means git still cannot tell.
+func (s Source) IsAncestor(ctx context.Context, a, b string) (bool, error) {
+	ask := func() (bool, error) {
+		cmd := exec.CommandContext(ctx, "git", "-C", s.Dir, "merge-base", "--is-ancestor", a, b)
+		err := cmd.Run()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.As(err, &exit) && exit.ExitCode() == 1:
+			return false, nil
+		}
+		return false, fmt.Errorf("git merge-base %s %s: %w", a, b, err)
+	}
+	ok, err := ask()
+	if err != nil && s.Remote != "" {
+		if _, ferr := s.git(ctx, "fetch", "--quiet", s.Remote); ferr == nil {
+			ok, err = ask()
+		}
+	}
+	return ok, err
+}

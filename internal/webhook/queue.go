@@ -18,8 +18,14 @@ type Job struct {
 // one more deploy, of the newest commit.
 type Queue struct {
 	run func(ctx context.Context, j Job)
-	// superseded is told about waiting jobs a newer one replaced.
+	// superseded is told about jobs a newer one replaced.
 	superseded func(old, by Job)
+	// Newer, when set, tells whether b's commit is newer than a's (say,
+	// a descendant); deliveries can arrive out of order. Without it, the
+	// later submission counts as newer.
+	Newer func(a, b Job) bool
+
+	current *Job // the running job
 
 	mu      sync.Mutex
 	running bool
@@ -36,7 +42,8 @@ func NewQueue(ctx context.Context, run func(context.Context, Job), superseded fu
 	return q
 }
 
-// Submit queues j. It reports "started" or "queued", or "closed" once
+// Submit queues j. It reports "started", "queued", "superseded" (a job
+// for the same or a newer commit already runs or waits), or "closed" once
 // the queue is shutting down.
 func (q *Queue) Submit(j Job) string {
 	q.mu.Lock()
@@ -45,6 +52,17 @@ func (q *Queue) Submit(j Job) string {
 		return "closed"
 	}
 	if q.running {
+		older := q.pending
+		if older == nil {
+			older = q.current
+		}
+		if older != nil && (older.Commit == j.Commit || q.Newer != nil && !q.Newer(*older, j)) {
+			// Not newer than what runs or waits: nothing to add.
+			if q.superseded != nil {
+				q.superseded(j, *older)
+			}
+			return "superseded"
+		}
 		if q.pending != nil && q.superseded != nil {
 			q.superseded(*q.pending, j)
 		}
@@ -52,6 +70,7 @@ func (q *Queue) Submit(j Job) string {
 		return "queued"
 	}
 	q.running = true
+	q.current = &j
 	go q.loop(j)
 	return "started"
 }
@@ -61,13 +80,14 @@ func (q *Queue) loop(j Job) {
 		q.run(q.ctx, j)
 		q.mu.Lock()
 		if q.pending == nil || q.closed {
-			q.running = false
+			q.running, q.current = false, nil
 			q.idle.Broadcast()
 			q.mu.Unlock()
 			return
 		}
 		j = *q.pending
 		q.pending = nil
+		q.current = &j
 		q.mu.Unlock()
 	}
 }

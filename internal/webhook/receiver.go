@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,18 @@ type Receiver struct {
 	Now     func() time.Time
 
 	limiter *failLimiter
+	reading chan struct{}
 }
+
+// maxReading is how many bodies are read at once: a bound on the memory
+// that large (up to 25 MB) deliveries can take.
+const maxReading = 4
 
 // Init sets the defaults: at most 20 failed signature checks per source
 // address per minute.
 func (rc *Receiver) Init() *Receiver {
 	rc.limiter = newFailLimiter(20, time.Minute)
+	rc.reading = make(chan struct{}, maxReading)
 	if rc.Now == nil {
 		rc.Now = time.Now
 	}
@@ -104,7 +111,13 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusRequestEntityTooLarge, "invalid", fmt.Sprintf("body of %d bytes", r.ContentLength), "payload too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayload))
+	select {
+	case rc.reading <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	body, err := readBody(w, r)
+	<-rc.reading
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -144,6 +157,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case d.Deploy:
 				e.Queue = rc.Queue.Submit(Job{Commit: d.Commit, Ref: d.Ref, Delivery: h.delivery,
 					Trigger: fmt.Sprintf("%s %s by %s (delivery %s)", rc.Forge, h.event, cmpOr(d.Sender, "unknown"), h.delivery)})
+				if e.Queue == "superseded" {
+					reply(http.StatusAccepted, "ignored", "a deploy of the same or a newer commit already runs or waits", "ignored: a newer deploy is queued")
+					return
+				}
 				if e.Queue == "closed" {
 					reply(http.StatusServiceUnavailable, "rejected", "shutting down", "shutting down; redeliver later")
 					return
@@ -169,4 +186,12 @@ func (rc *Receiver) record(e Entry) {
 			rc.Logger.Error("activity log", "err", err)
 		}
 	}
+}
+
+// readBody reads at most MaxPayload bytes, growing its buffer as the body
+// arrives (no up-front allocation from a declared length).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxPayload))
+	return buf.Bytes(), err
 }

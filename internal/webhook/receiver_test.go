@@ -275,3 +275,21 @@ func TestSeenSurvivesRestartAndExpires(t *testing.T) {
 		t.Error("a delivery from eight days ago was still remembered")
 	}
 }
+
+// Deliveries can arrive out of order: with Newer set, an older commit
+// never replaces a newer one, running or waiting.
+func TestQueueKeepsTheNewestCommit(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	q := NewQueue(context.Background(), rec.run, nil)
+	q.Newer = func(a, b Job) bool { return b.Commit > a.Commit } // commits named in order
+	q.Submit(Job{Commit: "c05"})
+	for _, c := range []string{"c07", "c09", "c08", "c03", "c05"} {
+		q.Submit(Job{Commit: c})
+	}
+	rec.gate <- struct{}{}
+	rec.gate <- struct{}{}
+	q.Close()
+	if len(rec.jobs) != 2 || rec.jobs[1].Commit != "c09" {
+		t.Fatalf("ran %v, want c05 then c09", rec.jobs)
+	}
+}
