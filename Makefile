@@ -9,6 +9,9 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 # Docker tests build images and start stacks; give them room.
 TEST_TIMEOUT ?= 45m
+# Each fuzz target runs FUZZTIME in `make fuzz`, 5 s in `make test`.
+FUZZTIME ?= 2m
+FUZZ_TARGETS := FuzzVerifyGitHub FuzzDecideGitHub FuzzPayloadOf
 
 .PHONY: all build bootstrap demo demo-down test unit check bench fuzz clean
 
@@ -26,9 +29,18 @@ demo: bootstrap build
 demo-down:
 	scripts/demo down
 
-## test: formatting, vet, unit tests and the Docker-backed tests, from nothing.
+## test: formatting, vet, unit tests, a short fuzz run and the Docker-backed
+## tests, from nothing.
 test: bootstrap check
+	$(MAKE) fuzz FUZZTIME=5s
 	MUELLE_REQUIRE_DOCKER=1 $(GO) test -tags docker -timeout $(TEST_TIMEOUT) -count=1 -v ./...
+
+## fuzz: the webhook fuzz targets, FUZZTIME each (make fuzz FUZZTIME=10m).
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test ./internal/webhook -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## unit: the tests that need no Docker engine.
 unit:
