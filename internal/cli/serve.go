@@ -203,6 +203,18 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 		defer wg.Done()
 		sched.Run(ctx, 10*time.Minute)
 	}()
+	wg.Add(1)
+	go func() { // delivery ids older than a week are forgotten
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Hour):
+				seen.Prune(time.Now())
+			}
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	sort.Strings(endpoints)
