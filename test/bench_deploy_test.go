@@ -158,12 +158,14 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	muelle(b, "rollback", "--dir", s.dir)
 	imageB := s.proj.Name + "-web:" + relB
 
-	l := startLoad(b, "https://localhost/api/pins/", "localhost", s.proj.Addr(ctx, "nginx", 443), 200)
+	// /healthz through nginx: a page that needs no database, so that 200
+	// requests/s leave this 2-core machine room for the deploys themselves.
+	l := startLoad(b, "https://localhost/healthz", "localhost", s.proj.Addr(ctx, "nginx", 443), 200)
 	defer l.halt()
 	b.ResetTimer()
-	time.Sleep(3 * time.Second)
+	time.Sleep(10 * time.Second)
 	l.phase.Store("steady")
-	time.Sleep(15 * time.Second)
+	time.Sleep(30 * time.Second)
 
 	l.phase.Store("muelle")
 	start := time.Now()
@@ -203,6 +205,7 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	// muelle's own time per deploy: every step but the build, the wait for
 	// the new containers' health, the configured watch and drain.
 	var own, switchBack, deploys, rollbacks []float64
+	stepTimes := map[string][]float64{}
 	for _, r := range s.releases(b) {
 		steps, _ := r["steps"].([]any)
 		var total, excluded float64
@@ -223,9 +226,16 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 		case r["operation"] == "deploy" && r["id"] == relB && len(steps) > 0:
 			deploys = append(deploys, total)
 			own = append(own, total-excluded)
+			for _, st := range steps {
+				m := st.(map[string]any)
+				stepTimes[m["name"].(string)] = append(stepTimes[m["name"].(string)], m["took_ns"].(float64)/1e9)
+			}
 		case r["operation"] == "rollback":
 			rollbacks = append(rollbacks, total)
 		}
+	}
+	for name, v := range stepTimes {
+		b.Logf("deploy step %s: median %.2fs over %d deploys", name, median(v), len(v))
 	}
 	_, _, p50s, p99s := l.stats("steady")
 	nm, fm, p50m, p99m := l.stats("muelle")

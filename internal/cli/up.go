@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -133,6 +134,11 @@ func runUp(ctx context.Context, g *globals, proj compose.Project, o upOptions) e
 	}
 	if psErr != nil {
 		return psErr
+	}
+	// nginx resolves the web service's address when it loads its
+	// configuration; a web container compose recreated may have a new one.
+	if err := proj.Exec(ctx, "nginx", nil, io.Discard, "nginx", "-s", "reload"); err != nil {
+		fmt.Fprintf(g.errOut, "warning: reloading nginx failed: %v\n", err)
 	}
 	printStatus(g, cs)
 	fmt.Fprintf(g.out, "\n%s is up: %s\n", proj.Name, stackURL(cs, hosts))
