@@ -362,16 +362,22 @@ func (d *Deployer) updateWorkers(ctx context.Context, image, release string) err
 func (d *Deployer) watch(ctx context.Context, since time.Time) error {
 	end := since.Add(d.Cfg.Deploy.Watch)
 	fails := 0
+	lastProbe := time.Time{}
 	for {
-		if err := d.Stack.readyThroughNginx(ctx); err != nil {
-			if fails++; fails >= 3 {
-				return fmt.Errorf("after the switch, readiness through nginx failed 3 times: %w", err)
-			}
-		} else {
-			fails = 0
-		}
+		// nginx's answers every 250 ms: under load a broken release shows
+		// in its log well before a probe would notice.
 		if err := d.errorRate(ctx, since); err != nil {
 			return err
+		}
+		if time.Since(lastProbe) >= time.Second {
+			lastProbe = time.Now()
+			if err := d.Stack.readyThroughNginx(ctx); err != nil {
+				if fails++; fails >= 3 {
+					return fmt.Errorf("after the switch, readiness through nginx failed 3 times: %w", err)
+				}
+			} else {
+				fails = 0
+			}
 		}
 		if time.Now().After(end) {
 			return nil
@@ -379,7 +385,7 @@ func (d *Deployer) watch(ctx context.Context, since time.Time) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(min(time.Second, time.Until(end)+time.Millisecond)):
+		case <-time.After(min(250*time.Millisecond, time.Until(end)+time.Millisecond)):
 		}
 	}
 }
