@@ -256,7 +256,7 @@ func TestServeDeploysOnPush(t *testing.T) {
 		before := len(s.releases(t))
 		attacker := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64,
-			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+			DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
 		}}
 		old := pushPayload(first)
 		oldSig := webhook.SignGitHub([]byte(s.secret), old)
