@@ -7,7 +7,13 @@
 set -eu
 
 if [ -d /srv/static-build ] && [ -w /srv/static ]; then
-	cp -R /srv/static-build/. /srv/static/
+	# Containers of this image can start together (migrate, web, workers):
+	# they copy one at a time, or their copies trip over each other.
+	if command -v flock >/dev/null 2>&1; then
+		flock /srv/static/.muelle-copy.lock cp -R /srv/static-build/. /srv/static/
+	else
+		cp -R /srv/static-build/. /srv/static/
+	fi
 fi
 
 exec "$@"
