@@ -113,29 +113,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 	if err == nil {
 		err = d.step(ctx, r, "migrate", PhaseMigrate, func() error { return d.migrate(ctx, r) })
 	}
-	var fresh []engine.Container
-	if err == nil {
-		err = d.step(ctx, r, "start", PhaseStart, func() error {
-			fresh, err = d.Stack.startNext(ctx, r.Image, r.ID, old, max(len(old), 1), d.Out)
-			r.NewContainers = ids(fresh)
-			if serr := d.save(r); serr != nil {
-				return serr
-			}
-			if err != nil {
-				return err
-			}
-			return d.Stack.waitHealthy(ctx, fresh, d.Cfg.Deploy.HealthTimeout)
-		})
-	}
 	var switched time.Time
 	if err == nil {
-		err = d.step(ctx, r, "switch", PhaseSwitch, func() error {
-			switched = time.Now()
-			if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
-				return err
-			}
-			return d.updateWorkers(ctx, r.Image, r.ID)
-		})
+		switched, err = d.startAndSwitch(ctx, r, old)
 	}
 	if err == nil {
 		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watch(ctx, switched) })
@@ -150,6 +130,37 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 	}
 	d.notify(ctx, r, "success", fmt.Sprintf("deployed %s (%s)", r.ID, r.Subject), nil)
 	return r, nil
+}
+
+// startAndSwitch starts r's web containers next to old, waits until they
+// are healthy and ready, and switches traffic to them (steps start and
+// switch). It returns when the switch happened.
+func (d *Deployer) startAndSwitch(ctx context.Context, r *Release, old []engine.Container) (time.Time, error) {
+	var fresh []engine.Container
+	err := d.step(ctx, r, "start", PhaseStart, func() error {
+		var err error
+		fresh, err = d.Stack.startNext(ctx, r.Image, r.ID, old, max(len(old), 1), d.Out)
+		r.NewContainers = ids(fresh)
+		if serr := d.save(r); serr != nil {
+			return serr
+		}
+		if err != nil {
+			return err
+		}
+		return d.Stack.waitHealthy(ctx, fresh, d.Cfg.Deploy.HealthTimeout)
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var switched time.Time
+	err = d.step(ctx, r, "switch", PhaseSwitch, func() error {
+		switched = time.Now()
+		if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
+			return err
+		}
+		return d.updateWorkers(ctx, r.Image, r.ID)
+	})
+	return switched, err
 }
 
 // serving returns the web containers serving now.

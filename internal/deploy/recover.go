@@ -121,29 +121,9 @@ func (d *Deployer) Rollback(ctx context.Context, target, trigger string) (*Relea
 			return nil
 		})
 	}
-	var fresh []engine.Container
-	if err == nil {
-		err = d.step(ctx, r, "start", PhaseStart, func() error {
-			fresh, err = d.Stack.startNext(ctx, r.Image, r.ID, old, max(len(old), 1), d.Out)
-			r.NewContainers = ids(fresh)
-			if serr := d.save(r); serr != nil {
-				return serr
-			}
-			if err != nil {
-				return err
-			}
-			return d.Stack.waitHealthy(ctx, fresh, d.Cfg.Deploy.HealthTimeout)
-		})
-	}
 	var switched time.Time
 	if err == nil {
-		err = d.step(ctx, r, "switch", PhaseSwitch, func() error {
-			switched = time.Now()
-			if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
-				return err
-			}
-			return d.updateWorkers(ctx, r.Image, r.ID)
-		})
+		switched, err = d.startAndSwitch(ctx, r, old)
 	}
 	if err != nil {
 		return r, d.fail(ctx, r, err)
