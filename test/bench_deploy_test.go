@@ -150,7 +150,10 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	s.edit("board/templates/board/index.html", "</", "<!-- release B --></")
 	relB := s.commit("release B")
 	s.git("checkout", "-q", "-b", "bad", "main")
-	s.edit("board/views.py", "def api_pins(request):\n", "def api_pins(request):\n    raise RuntimeError('release C fails under load')\n")
+	// C answers 500 to requests that come through nginx (it sets X-Real-IP)
+	// and is healthy to Docker and to muelle's direct probes: only the
+	// watch step can catch it.
+	s.edit("muelle_settings/health.py", "        if kind == \"healthz\":\n", "        if kind == \"healthz\" and request.META.get(\"HTTP_X_REAL_IP\"):\n            return JsonResponse({\"status\": \"broken\"}, status=500)\n        if kind == \"healthz\":\n")
 	relC := s.commit("release C")
 	s.git("checkout", "-q", "main")
 	// Build both once, outside the measurement.

@@ -370,8 +370,10 @@ func (d *Deployer) updateWorkers(ctx context.Context, image, release string) err
 }
 
 // watch checks the new release through nginx for the watch window.
+// The window starts now, after the workers were updated; nginx's answers
+// count from the switch.
 func (d *Deployer) watch(ctx context.Context, since time.Time) error {
-	end := since.Add(d.Cfg.Deploy.Watch)
+	end := time.Now().Add(d.Cfg.Deploy.Watch)
 	fails := 0
 	lastProbe := time.Time{}
 	for {
