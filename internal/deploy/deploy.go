@@ -98,17 +98,7 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 		err = d.step(ctx, r, "build", PhaseBuild, func() error { return d.build(ctx, r) })
 	}
 	if err == nil {
-		err = d.step(ctx, r, "backup", PhaseBackup, func() error {
-			e, err := d.Backups.Backup(ctx, backup.Options{DB: true, Reason: "pre-deploy"})
-			if err != nil {
-				return fmt.Errorf("pre-deploy backup (nothing was changed): %w", err)
-			}
-			r.Backup = e.ID
-			return nil
-		})
-	}
-	if err == nil {
-		err = d.step(ctx, r, "checks", PhaseChecks, func() error { return d.checks(ctx, r) })
+		err = d.backupAndCheck(ctx, r)
 	}
 	if err == nil {
 		err = d.step(ctx, r, "migrate", PhaseMigrate, func() error { return d.migrate(ctx, r) })
@@ -222,17 +212,58 @@ func (d *Deployer) step(ctx context.Context, r *Release, name, phase string, fn 
 	if err := d.save(r); err != nil {
 		return err
 	}
+	s, err := d.timed(r.ID, name, fn)
+	r.Steps = append(r.Steps, s)
+	if serr := d.save(r); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// timed runs fn as the step name of release id, logging its start, end
+// and duration.
+func (d *Deployer) timed(id, name string, fn func() error) (Step, error) {
 	start := time.Now()
-	d.Log.Info("step started", "step", name, "release", r.ID)
+	d.Log.Info("step started", "step", name, "release", id)
 	err := fn()
 	s := Step{Name: name, Started: start.UTC(), Took: time.Since(start)}
 	if err != nil {
 		s.Error = err.Error()
-		d.Log.Error("step failed", "step", name, "release", r.ID, "took", s.Took.Round(time.Millisecond), "err", err)
+		d.Log.Error("step failed", "step", name, "release", id, "took", s.Took.Round(time.Millisecond), "err", err)
 	} else {
-		d.Log.Info("step done", "step", name, "release", r.ID, "took", s.Took.Round(time.Millisecond))
+		d.Log.Info("step done", "step", name, "release", id, "took", s.Took.Round(time.Millisecond))
 	}
-	r.Steps = append(r.Steps, s)
+	return s, err
+}
+
+// backupAndCheck takes the pre-deploy backup while the pre-deploy checks
+// run (steps backup and checks). Neither changes anything, so the deploy
+// waits for the longer of the two rather than for both in turn. A failed
+// backup is reported first: it is the one that says the database is in
+// trouble.
+func (d *Deployer) backupAndCheck(ctx context.Context, r *Release) error {
+	image, id := r.Image, r.ID
+	checked := make(chan struct{})
+	var cs Step
+	var checkErr error
+	go func() {
+		defer close(checked)
+		cs, checkErr = d.timed(id, "checks", func() error { return d.checks(ctx, image, id) })
+	}()
+	err := d.step(ctx, r, "backup", PhaseBackup, func() error {
+		e, err := d.Backups.Backup(ctx, backup.Options{DB: true, Reason: "pre-deploy"})
+		if err != nil {
+			return fmt.Errorf("pre-deploy backup (nothing was changed): %w", err)
+		}
+		r.Backup = e.ID
+		return nil
+	})
+	// The checks' one-off container is waited for, not abandoned.
+	<-checked
+	r.Steps = append(r.Steps, cs)
+	if err == nil && checkErr != nil {
+		r.Phase, err = PhaseChecks, checkErr
+	}
 	if serr := d.save(r); serr != nil && err == nil {
 		err = serr
 	}
@@ -322,13 +353,13 @@ func (d *Deployer) buildSpec(ctx context.Context) (buildSpec, error) {
 
 // checks runs Django's deploy checks and the project's own in a one-off
 // container of the new image.
-func (d *Deployer) checks(ctx context.Context, r *Release) error {
+func (d *Deployer) checks(ctx context.Context, image, release string) error {
 	cmds := [][]string{{"python", "manage.py", "check", "--deploy"}}
 	for _, c := range d.Cfg.Deploy.Checks {
 		cmds = append(cmds, []string{"sh", "-c", c})
 	}
 	for _, c := range cmds {
-		out, err := d.Stack.oneOff(ctx, r.Image, r.ID, c...)
+		out, err := d.Stack.oneOff(ctx, image, release, c...)
 		if err != nil {
 			return fmt.Errorf("pre-deploy check %q failed (nothing was changed): %w\n%s", strings.Join(c, " "), err, tail(out, 20))
 		}

@@ -15,8 +15,8 @@ import (
 func (d *Deployer) appliedMigrations(ctx context.Context) ([]string, error) {
 	var out bytes.Buffer
 	sql := `SELECT app || '.' || name FROM django_migrations ORDER BY id;`
-	err := d.Stack.Proj.Exec(ctx, backup.DBService, strings.NewReader(sql), &out,
-		"psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-U", d.DB.User, "-d", d.DB.Name)
+	err := d.Stack.exec(ctx, backup.DBService, &out,
+		"psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-U", d.DB.User, "-d", d.DB.Name, "-c", sql)
 	if err != nil {
 		if strings.Contains(err.Error(), `"django_migrations" does not exist`) {
 			return nil, nil

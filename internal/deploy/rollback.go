@@ -78,6 +78,10 @@ func stepName(phase string) string {
 func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 	switch r.Phase {
 	case "", PhaseBuild, PhaseBackup, PhaseChecks:
+		// A check's one-off container may be left by a killed muelle.
+		if err := d.Stack.removeOneOffs(ctx); err != nil {
+			d.Log.Warn("could not remove the checks' one-off containers", "err", err)
+		}
 		return fmt.Sprintf("nothing was changed; %s still serves", r.Previous), nil
 	}
 	var did []string

@@ -194,14 +194,29 @@ func (s *Stack) sharedIP(ctx context.Context, c engine.Container) (string, error
 }
 
 func (s *Stack) nginx(ctx context.Context) (engine.Container, error) {
-	cs, err := s.Eng.ComposeContainers(ctx, s.Proj.Name, "nginx")
+	return s.running(ctx, "nginx")
+}
+
+// running returns the running container of a service.
+func (s *Stack) running(ctx context.Context, service string) (engine.Container, error) {
+	cs, err := s.Eng.ComposeContainers(ctx, s.Proj.Name, service)
 	if err != nil {
 		return engine.Container{}, err
 	}
 	for _, c := range running(cs) {
 		return c, nil
 	}
-	return engine.Container{}, errors.New("nginx is not running: start the stack with 'muelle up'")
+	return engine.Container{}, fmt.Errorf("%s is not running: start the stack with 'muelle up'", service)
+}
+
+// exec runs a command in the running container of service (through the
+// engine's API: the compose CLI would add its start-up to every switch).
+func (s *Stack) exec(ctx context.Context, service string, stdout io.Writer, args ...string) error {
+	c, err := s.running(ctx, service)
+	if err != nil {
+		return err
+	}
+	return s.Eng.Exec(ctx, c.ID, stdout, args...)
 }
 
 var probeClient = &http.Client{
@@ -311,7 +326,7 @@ func (s *Stack) reload(ctx context.Context) error {
 }
 
 func (s *Stack) nginxExec(ctx context.Context, args ...string) error {
-	return s.Proj.Exec(ctx, "nginx", nil, io.Discard, args...)
+	return s.exec(ctx, "nginx", nil, args...)
 }
 
 // retire stops and removes containers; gunicorn finishes its requests
