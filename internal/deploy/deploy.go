@@ -145,11 +145,12 @@ func (d *Deployer) startAndSwitch(ctx context.Context, r *Release, old []engine.
 	var switched time.Time
 	err = d.step(ctx, r, "switch", PhaseSwitch, func() error {
 		switched = time.Now()
-		if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
-			return err
-		}
-		return d.updateWorkers(ctx, r.Image, r.ID)
+		return d.Stack.switchTo(ctx, names(fresh))
 	})
+	if err == nil && len(d.Cfg.Deploy.Workers) > 0 {
+		// Still phase switch for recovery: the workers follow the web.
+		err = d.step(ctx, r, "workers", "", func() error { return d.updateWorkers(ctx, r.Image, r.ID) })
+	}
 	return switched, err
 }
 
@@ -487,15 +488,8 @@ func names(cs []engine.Container) []string {
 	return out
 }
 
-// tailWriter keeps the last 4 KiB written to it.
-type tailWriter struct{ buf []byte }
+// tailWriter keeps the last 4 KiB written to it and shows its last 15
+// lines.
+type tailWriter struct{ engine.TailBuffer }
 
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 4096 {
-		t.buf = t.buf[len(t.buf)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string { return tail(string(t.buf), 15) }
+func (t *tailWriter) String() string { return tail(t.TailBuffer.String(), 15) }

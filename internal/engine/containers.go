@@ -185,7 +185,7 @@ func (c *Client) Exec(ctx context.Context, id string, stdout io.Writer, args ...
 	if stdout == nil {
 		stdout = io.Discard
 	}
-	var stderr tailBuffer
+	var stderr TailBuffer
 	if _, err := stdcopy.StdCopy(stdout, &stderr, att.Reader); err != nil {
 		return fail(err)
 	}
@@ -199,10 +199,11 @@ func (c *Client) Exec(ctx context.Context, id string, stdout io.Writer, args ...
 	return nil
 }
 
-// tailBuffer keeps the last 4 KiB written to it.
-type tailBuffer struct{ buf []byte }
+// TailBuffer is a writer that keeps the last 4 KiB written to it: the end
+// of a build's or a command's output, for an error message.
+type TailBuffer struct{ buf []byte }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
+func (t *TailBuffer) Write(p []byte) (int, error) {
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > 4096 {
 		t.buf = t.buf[len(t.buf)-4096:]
@@ -210,4 +211,4 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return string(t.buf) }
+func (t *TailBuffer) String() string { return string(t.buf) }
