@@ -383,8 +383,8 @@ class Migration(migrations.Migration):
 		if strings.TrimSpace(web) != s.proj.Name+"-web:"+good {
 			t.Errorf("web containers after the failed deploy: %q, want only %s", web, good)
 		}
-		if e := s.hooks.last(); e == nil || e["event"] != "failure" || !strings.HasPrefix(ref, "") {
-			t.Errorf("failure notification: got %v", e)
+		if e := s.hooks.last(); e == nil || e["event"] != "failure" || e["release"] != ref || e["serving"] != good {
+			t.Errorf("failure notification: got %v, want a failure of %s with %s serving", e, ref, good)
 		}
 		s.checkTraffic(t, tr)
 	}
@@ -456,6 +456,28 @@ class Migration(migrations.Migration):
 		})
 		out := s.deployFails(t, ref, "migrations reversed: board.0004_pin_rank")
 		_ = out
+		afterFault(t, ref)
+	})
+
+	t.Run("migration applied, switched, then fails in the watch window", func(t *testing.T) {
+		// Healthy to Docker and to muelle's direct probe; only readiness
+		// through nginx (which sets X-Real-IP) fails, after the switch.
+		ref := s.branch("fails-after-switch", func() {
+			writeFile(t, filepath.Join(s.dir, "board/migrations/0004_pin_rank.py"), `from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("board", "0003_pin_note")]
+    operations = [migrations.AddField("pin", "rank", models.IntegerField(null=True))]
+`)
+			s.edit("muelle_settings/health.py", "        if kind == \"readyz\":\n", "        if kind == \"readyz\" and request.META.get(\"HTTP_X_REAL_IP\"):\n            return JsonResponse({\"status\": \"broken\"}, status=503)\n        if kind == \"readyz\":\n")
+		})
+		out := s.deployFails(t, ref, "failed at watch")
+		for _, want := range []string{"traffic switched back to " + good, "migrations reversed: board.0004_pin_rank"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("want %q in the output:\n%s", want, out)
+			}
+		}
 		afterFault(t, ref)
 	})
 

@@ -145,6 +145,11 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 	}
 	defer activity.Close()
 
+	note := func(e webhook.Entry) {
+		if err := activity.Write(e); err != nil {
+			log.Error("activity log", "err", err, "delivery", e.Delivery, "result", e.Result)
+		}
+	}
 	// A deploy that has started finishes even when the daemon is told to
 	// stop: the deploy's own steps are the safe points.
 	queue := webhook.NewQueue(context.WithoutCancel(ctx), func(ctx context.Context, j webhook.Job) {
@@ -156,11 +161,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 		if err != nil {
 			e.Result, e.Error = "failed", firstLineOf(err.Error())
 		}
-		if werr := activity.Write(e); werr != nil {
-			log.Error("activity log", "err", werr)
-		}
+		note(e)
 	}, func(old, by webhook.Job) {
-		activity.Write(webhook.Entry{Time: time.Now().UTC(), Delivery: old.Delivery, Commit: old.Commit, Result: "superseded", Error: "replaced by a newer push of " + short(by.Commit)})
+		note(webhook.Entry{Time: time.Now().UTC(), Delivery: old.Delivery, Commit: old.Commit, Result: "superseded", Error: "replaced by a newer push of " + short(by.Commit)})
 	})
 
 	// Deliveries can arrive out of order: a commit replaces a queued one
@@ -177,7 +180,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 	mux := http.NewServeMux()
 	var endpoints []string
 	for name, f := range forges {
-		rc := (&webhook.Receiver{Forge: name, Secrets: secrets[name], Queue: queue, Seen: seen, Log: activity, Logger: log,
+		rc := (&webhook.Receiver{Forge: name, Secrets: secrets[name], Queue: queue, Seen: seen, Log: activity, Logger: log, TrustedProxies: cfg.Serve.Proxies(),
 			Rules: webhook.Rules{Repository: f.Repository, Branch: branch, Trigger: f.Trigger, Workflow: f.Workflow}}).Init()
 		mux.Handle("/hooks/"+name, rc)
 		endpoints = append(endpoints, "/hooks/"+name)
@@ -211,7 +214,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 			case <-ctx.Done():
 				return
 			case <-time.After(time.Hour):
-				seen.Prune(time.Now())
+				if err := seen.Prune(time.Now()); err != nil {
+					log.Error("compacting the delivery ids", "err", err)
+				}
 			}
 		}
 	}()
@@ -232,7 +237,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 		log.Warn("http shutdown", "err", err)
 	}
 	if dropped := queue.Close(); dropped != nil {
-		activity.Write(webhook.Entry{Time: time.Now().UTC(), Delivery: dropped.Delivery, Commit: dropped.Commit, Result: "dropped", Error: "muelle serve stopped before it ran; push again or run muelle deploy"})
+		note(webhook.Entry{Time: time.Now().UTC(), Delivery: dropped.Delivery, Commit: dropped.Commit, Result: "dropped", Error: "muelle serve stopped before it ran; push again or run muelle deploy"})
 		log.Warn("a queued deploy was not run", "commit", dropped.Commit, "delivery", dropped.Delivery)
 	}
 	wg.Wait()

@@ -12,6 +12,12 @@ type Serve struct {
 	// Listen is the address of the webhook endpoints. Default
 	// 127.0.0.1:9000: put it behind the stack's nginx or a tunnel.
 	Listen string `yaml:"listen"`
+	// TrustedProxies are addresses or CIDRs of proxies in front of the
+	// daemon, whose X-Real-IP / X-Forwarded-For name the client (for the
+	// per-address limit on failed signature checks). Default: loopback.
+	// For the stack's nginx container, add the Docker bridge's range
+	// (e.g. 172.16.0.0/12).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// GitHub receives POST /hooks/github.
 	GitHub *Forge `yaml:"github"`
 	// GitLab receives POST /hooks/gitlab.
@@ -34,6 +40,34 @@ type Forge struct {
 	Workflow string `yaml:"workflow"`
 }
 
+// Proxies returns TrustedProxies as networks (a plain address is a
+// network of one). Validate has reported any that does not parse.
+func (s Serve) Proxies() []*net.IPNet {
+	var out []*net.IPNet
+	for _, p := range s.TrustedProxies {
+		if n, err := parseNet(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func parseNet(s string) (*net.IPNet, error) {
+	if !strings.Contains(s, "/") {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("not an address")
+		}
+		bits := 128
+		if ip.To4() != nil {
+			ip, bits = ip.To4(), 32
+		}
+		return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+	}
+	_, n, err := net.ParseCIDR(s)
+	return n, err
+}
+
 // Forges returns the configured receivers by name.
 func (s Serve) Forges() map[string]*Forge {
 	out := map[string]*Forge{}
@@ -49,6 +83,9 @@ func (c *Config) serveDefaults() {
 	if c.Serve.Listen == "" {
 		c.Serve.Listen = "127.0.0.1:9000"
 	}
+	if c.Serve.TrustedProxies == nil {
+		c.Serve.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+	}
 	for _, f := range c.Serve.Forges() {
 		if f.Trigger == "" {
 			f.Trigger = "push"
@@ -60,6 +97,11 @@ func (c *Config) serveProblems() []string {
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {
 		problems = append(problems, fmt.Sprintf("serve.listen %q: want host:port, e.g. 127.0.0.1:9000", c.Serve.Listen))
+	}
+	for _, p := range c.Serve.TrustedProxies {
+		if _, err := parseNet(p); err != nil {
+			problems = append(problems, fmt.Sprintf("serve.trusted_proxies %q: want an address or a CIDR, e.g. 127.0.0.1 or 172.16.0.0/12", p))
+		}
 	}
 	for name, f := range c.Serve.Forges() {
 		key := "serve." + name

@@ -455,8 +455,13 @@ func (d *Deployer) finish(ctx context.Context, r *Release, switched time.Time) e
 		time.Sleep(wait)
 	}
 	var errs []error
-	errs = append(errs, d.Stack.retire(ctx, r.OldContainers))
-	errs = append(errs, d.Stack.switchTo(ctx, nil))
+	if err := d.Stack.retire(ctx, r.OldContainers); err != nil {
+		// An old container may still run: nginx keeps naming the new
+		// containers, as the service name would take in the old ones too.
+		errs = append(errs, fmt.Errorf("%w (nginx keeps sending traffic to the new containers only; remove the old ones with docker rm -f)", err))
+	} else {
+		errs = append(errs, d.Stack.switchTo(ctx, nil))
+	}
 	if img, err := d.Stack.Eng.Image(ctx, r.Image); err == nil {
 		// The default image of the compose file is the live release.
 		errs = append(errs, d.Stack.Eng.Tag(ctx, img.ID, d.Stack.Proj.Name+"-web:latest"))

@@ -185,7 +185,7 @@ func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, releas
 			return "", merr
 		}
 		r.Status = StatusOperator
-		return "", fmt.Errorf("%w; the site is in maintenance (deploy.irreversible: stop). To go back, restore the pre-deploy backup: muelle restore %s --yes (loses the writes since it); or fix the migration and deploy again", err, backupID)
+		return "", fmt.Errorf("%w; the site is in maintenance (deploy.irreversible: stop). To go back, restore the pre-deploy backup: muelle restore %s --yes (loses the writes since it, and lifts the maintenance page); or repair the schema by hand, then remove %s to lift the maintenance page", err, backupID, d.maintenance().(nginxMaintenance).flag())
 	}
 	d.Log.Warn("restoring the pre-deploy backup", "backup", backupID, "reason", err)
 	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving}, d.maintenance())

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -51,6 +53,30 @@ func (s Source) git(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// fetchMu serialises this process's fetches: muelle serve orders pushed
+// commits (which may fetch) while a deploy resolves its ref (which
+// fetches), and two git fetches into one repository at once can fail to
+// lock a ref.
+var fetchMu sync.Mutex
+
+// fetch fetches the remote. A fetch that failed on a lock (another
+// process's fetch) is tried once more after a second.
+func (s Source) fetch(ctx context.Context, args ...string) error {
+	fetchMu.Lock()
+	defer fetchMu.Unlock()
+	args = append([]string{"fetch", "--quiet"}, args...)
+	_, err := s.git(ctx, append(args, s.Remote)...)
+	if err != nil && strings.Contains(err.Error(), "lock") {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+		_, err = s.git(ctx, append(args, s.Remote)...)
+	}
+	return err
+}
+
 // Resolve fetches the remote (when the repository has it) and resolves
 // ref (default: the configured branch, else the checked-out branch) to a
 // commit. A branch resolves to the remote's copy when there is one.
@@ -71,7 +97,7 @@ func (s Source) Resolve(ctx context.Context, ref string) (Commit, error) {
 	candidates := []string{ref}
 	if s.Remote != "" {
 		if remotes, err := s.git(ctx, "remote"); err == nil && containsLine(remotes, s.Remote) {
-			if _, err := s.git(ctx, "fetch", "--quiet", "--prune", s.Remote); err != nil {
+			if err := s.fetch(ctx, "--prune"); err != nil {
 				return Commit{}, fmt.Errorf("fetch %s: %w", s.Remote, err)
 			}
 			candidates = []string{s.Remote + "/" + ref, ref}
@@ -206,7 +232,7 @@ func (s Source) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 	}
 	ok, err := ask()
 	if err != nil && s.Remote != "" {
-		if _, ferr := s.git(ctx, "fetch", "--quiet", s.Remote); ferr == nil {
+		if ferr := s.fetch(ctx); ferr == nil {
 			ok, err = ask()
 		}
 	}

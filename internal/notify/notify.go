@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -193,17 +195,27 @@ func (n *Notifier) post(ctx context.Context, t target, body any) error {
 	return nil
 }
 
-// scrub removes the URL (and its token) from an HTTP client error.
-func scrub(err error, url string) error {
-	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), url, redact(url)))
+// scrub removes the URL (and its token) from an HTTP client error. Go's
+// client quotes the URL with any password masked, so the URL itself would
+// not match: a *url.Error is rebuilt around the redacted URL.
+func scrub(err error, u string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %s", ue.Op, redact(u), strings.ReplaceAll(ue.Err.Error(), u, redact(u)))
+	}
+	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), u, redact(u)))
 }
 
-// redact keeps a URL's scheme and host only.
+// redact keeps a URL's scheme and host only: no user or password, no path
+// or query (which hold the tokens of Slack's and Discord's webhooks).
 func redact(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
 		return "…"
 	}
 	host, _, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
 	return scheme + "://" + host + "/…"
 }

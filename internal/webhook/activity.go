@@ -76,7 +76,9 @@ func ReadActivity(path string) ([]Entry, error) {
 	}
 	defer f.Close()
 	var out []Entry
-	index := map[string]int{}
+	// A deploy's result can be written before the line of the delivery
+	// that started it (a deploy that fails at once): merge at the end.
+	results := map[string]Entry{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
@@ -85,15 +87,15 @@ func ReadActivity(path string) ([]Entry, error) {
 			continue // a line cut short by a crash
 		}
 		if e.Result != "" {
-			if i, ok := index[e.Delivery]; ok {
-				out[i].Result, out[i].Release, out[i].Error = e.Result, e.Release, e.Error
-			}
+			results[e.Delivery] = e
 			continue
 		}
-		if e.Decision == "deploy" && e.Delivery != "" {
-			index[e.Delivery] = len(out)
-		}
 		out = append(out, e)
+	}
+	for i, e := range out {
+		if r, ok := results[e.Delivery]; ok && e.Decision == "deploy" && e.Delivery != "" {
+			out[i].Result, out[i].Release, out[i].Error = r.Result, r.Release, r.Error
+		}
 	}
 	return out, sc.Err()
 }

@@ -44,19 +44,36 @@ func NewQueue(ctx context.Context, run func(context.Context, Job), superseded fu
 
 // Submit queues j. It reports "started", "queued", "superseded" (a job
 // for the same or a newer commit already runs or waits), or "closed" once
-// the queue is shutting down.
+// the queue is shutting down. Newer is asked without the queue's lock
+// held (it may run git), so other deliveries are not held up by it; if
+// the job it compared with changed meanwhile, Submit decides again.
 func (q *Queue) Submit(j Job) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
-		return "closed"
-	}
-	if q.running {
+	for {
+		if q.closed {
+			return "closed"
+		}
+		if !q.running {
+			q.running = true
+			q.current = &j
+			go q.loop(j)
+			return "started"
+		}
 		older := q.pending
 		if older == nil {
 			older = q.current
 		}
-		if older != nil && (older.Commit == j.Commit || q.Newer != nil && !q.Newer(*older, j)) {
+		newer := older == nil || older.Commit != j.Commit
+		if newer && older != nil && q.Newer != nil {
+			q.mu.Unlock()
+			newer = q.Newer(*older, j)
+			q.mu.Lock()
+			if now := cmpOrJob(q.pending, q.current); now != older || !q.running {
+				continue // what runs or waits changed while git was asked
+			}
+		}
+		if !newer {
 			// Not newer than what runs or waits: nothing to add.
 			if q.superseded != nil {
 				q.superseded(j, *older)
@@ -69,10 +86,14 @@ func (q *Queue) Submit(j Job) string {
 		q.pending = &j
 		return "queued"
 	}
-	q.running = true
-	q.current = &j
-	go q.loop(j)
-	return "started"
+}
+
+// cmpOrJob returns a if it is set, else b.
+func cmpOrJob(a, b *Job) *Job {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func (q *Queue) loop(j Job) {

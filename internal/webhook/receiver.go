@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,13 +27,28 @@ type Receiver struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 
+	// TrustedProxies are the addresses of proxies in front of the daemon
+	// (nginx, a tunnel): for a request from one of them, the client's
+	// address is taken from X-Real-IP or X-Forwarded-For, so that failed
+	// checks are limited per client, not for everyone behind the proxy.
+	TrustedProxies []*net.IPNet
+
 	limiter *failLimiter
 	reading chan struct{}
 }
 
-// maxReading is how many bodies are read at once: a bound on the memory
-// that large (up to 25 MB) deliveries can take.
-const maxReading = 4
+// maxReading is how many large bodies are read at once: a bound on the
+// memory that large (up to 25 MB) deliveries can take. Bodies that declare
+// at most smallBody bytes, as pushes do, are read without waiting for one.
+const (
+	maxReading = 4
+	smallBody  = 1 << 20
+)
+
+// bodyTimeout bounds the reading of one body, so that a client sending
+// slowly cannot hold a reading slot (or a connection) for long. GitHub
+// itself gives up on a delivery after 10 seconds.
+const bodyTimeout = 10 * time.Second
 
 // Init sets the defaults: at most 20 failed signature checks per source
 // address per minute.
@@ -86,10 +102,7 @@ func (rc *Receiver) decide(event string, payload []byte) (Decision, error) {
 
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := rc.Now()
-	source, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		source = r.RemoteAddr
-	}
+	source := rc.source(r)
 	e := Entry{Time: now.UTC(), Forge: rc.Forge, Source: source}
 	reply := func(status int, decision, reason, body string) {
 		e.Status, e.Decision, e.Reason = status, decision, reason
@@ -111,13 +124,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusRequestEntityTooLarge, "invalid", fmt.Sprintf("body of %d bytes", r.ContentLength), "payload too large")
 		return
 	}
-	select {
-	case rc.reading <- struct{}{}:
-	case <-r.Context().Done():
-		return
+	large := r.ContentLength < 0 || r.ContentLength > smallBody
+	if large {
+		select {
+		case rc.reading <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := readBody(w, r)
-	<-rc.reading
+	if large {
+		<-rc.reading
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -162,6 +181,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				if e.Queue == "closed" {
+					// Not taken: a redelivery of this id must be handled anew.
+					if h.delivery != "" && rc.Seen != nil {
+						if err := rc.Seen.Forget(h.delivery); err != nil {
+							rc.Logger.Error("forgetting a delivery id", "err", err)
+						}
+					}
 					reply(http.StatusServiceUnavailable, "rejected", "shutting down", "shutting down; redeliver later")
 					return
 				}
@@ -173,6 +198,45 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reply(http.StatusBadRequest, "invalid", err.Error(), "malformed payload")
+}
+
+// source is the client's address: the peer's, or for a peer that is a
+// trusted proxy, the one the proxy passed on (X-Real-IP, else the last
+// address in X-Forwarded-For that is not itself a trusted proxy).
+func (rc *Receiver) source(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if !rc.trusted(net.ParseIP(peer)) {
+		return peer
+	}
+	if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("X-Real-IP"))); ip != nil {
+		return ip.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip := net.ParseIP(strings.TrimSpace(hops[i]))
+		if ip == nil {
+			break
+		}
+		if !rc.trusted(ip) {
+			return ip.String()
+		}
+	}
+	return peer
+}
+
+func (rc *Receiver) trusted(ip net.IP) bool {
+	if ip == nil {
+		return false
+	}
+	for _, n := range rc.TrustedProxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func (rc *Receiver) record(e Entry) {

@@ -3,12 +3,17 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -291,5 +296,174 @@ func TestQueueKeepsTheNewestCommit(t *testing.T) {
 	q.Close()
 	if len(rec.jobs) != 2 || rec.jobs[1].Commit != "c09" {
 		t.Fatalf("ran %v, want c05 then c09", rec.jobs)
+	}
+}
+
+// GitHub's SHA-1 signature alone, even a correct one, is not accepted.
+func TestSHA1SignatureAloneIsRefused(t *testing.T) {
+	rec := &recorder{}
+	rc, _ := newReceiver(t, rec)
+	body := pushBody("refs/heads/main", strings.Repeat("a", 40))
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	req := httptest.NewRequest(http.MethodPost, "/hooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "sha1-only")
+	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
+	w := httptest.NewRecorder()
+	rc.ServeHTTP(w, req)
+	rc.Queue.Close()
+	if w.Code != 401 || len(rec.jobs) != 0 {
+		t.Fatalf("a delivery signed with SHA-1 only: %d %q, jobs %v; want 401 and no deploy", w.Code, w.Body.String(), rec.jobs)
+	}
+}
+
+// A verified delivery that arrives while the daemon stops gets 503, and
+// its redelivery (same id) is handled anew, not dropped as a duplicate.
+func TestDeliveryRefusedAtShutdownCanBeRedelivered(t *testing.T) {
+	rec := &recorder{}
+	rc, _ := newReceiver(t, rec)
+	rc.Queue.Close()
+	body := pushBody("refs/heads/main", strings.Repeat("a", 40))
+	if w := deliver(rc, "push", "d-1", body, signed(body)); w.Code != 503 {
+		t.Fatalf("delivery to a stopping daemon: %d %s, want 503", w.Code, w.Body.String())
+	}
+	rc.Queue = NewQueue(context.Background(), rec.run, nil) // the daemon started again
+	if w := deliver(rc, "push", "d-1", body, signed(body)); w.Code != 202 {
+		t.Fatalf("redelivery after a 503: %d %s, want 202", w.Code, w.Body.String())
+	}
+	rc.Queue.Close()
+	if len(rec.jobs) != 1 {
+		t.Fatalf("jobs %v, want the redelivered push", rec.jobs)
+	}
+}
+
+// Behind a trusted proxy, failed checks count per client address, so one
+// attacker does not lock out GitHub's deliveries that come through it too.
+func TestRateLimitPerClientBehindTrustedProxy(t *testing.T) {
+	rc, _ := newReceiver(t, &recorder{})
+	_, loop, _ := net.ParseCIDR("127.0.0.0/8")
+	rc.TrustedProxies = []*net.IPNet{loop}
+	body := pushBody("refs/heads/main", strings.Repeat("a", 40))
+	send := func(client, id, sig string) int {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/github", bytes.NewReader(body))
+		req.RemoteAddr = "127.0.0.1:5555" // the proxy
+		req.Header.Set("X-Forwarded-For", "203.0.113.50, "+client)
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", id)
+		req.Header.Set("X-Hub-Signature-256", sig)
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		return w.Code
+	}
+	for i := range 25 {
+		send("198.51.100.9", fmt.Sprint("bad", i), "sha256=00")
+	}
+	if code := send("198.51.100.9", "bad-last", "sha256=00"); code != 429 {
+		t.Errorf("the attacking client after 25 failures: %d, want 429", code)
+	}
+	if code := send("140.82.115.1", "good", signed(body)); code != 202 {
+		t.Errorf("a valid delivery from another client through the same proxy: %d, want 202", code)
+	}
+	// An untrusted peer cannot pick its address with the header.
+	if got := rc.source(&http.Request{RemoteAddr: "192.0.2.1:1", Header: http.Header{"X-Forwarded-For": {"140.82.115.1"}}}); got != "192.0.2.1" {
+		t.Errorf("source of an untrusted peer claiming another address: %s", got)
+	}
+	rc.Queue.Close()
+}
+
+// A deploy's result written before its delivery's line is still merged.
+func TestActivityResultBeforeDelivery(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.jsonl")
+	l, err := OpenActivityLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write(Entry{Delivery: "d-7", Commit: "abc", Result: "failed", Error: "failed at build"})
+	l.Write(Entry{Delivery: "d-7", Event: "push", Decision: "deploy", Commit: "abc"})
+	l.Close()
+	es, err := ReadActivity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Result != "failed" || es[0].Error != "failed at build" {
+		t.Fatalf("entries %+v, want the delivery with its failed result", es)
+	}
+}
+
+// Prune forgets ids older than a week in the file too, and a forgotten id
+// stays forgotten across a restart.
+func TestSeenPruneCompactsAndForgetPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "deliveries")
+	week := 7 * 24 * time.Hour
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s, err := OpenSeen(path, week, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		s.Check(fmt.Sprint("old-", i), t0)
+	}
+	s.Check("kept", t0.Add(5*24*time.Hour))
+	s.Check("forgotten", t0.Add(5*24*time.Hour))
+	if err := s.Forget("forgotten"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Prune(t0.Add(8 * 24 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n != 1 {
+		t.Errorf("after pruning, the file holds %d lines, want 1 (kept):\n%s", n, data)
+	}
+	s.Check("after-prune", t0.Add(8*24*time.Hour))
+	s.Close()
+	s, err = OpenSeen(path, week, t0.Add(8*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string]bool{"kept": true, "after-prune": true, "forgotten": false, "old-1": false} {
+		if dup, _ := s.Check(id, t0.Add(8*24*time.Hour)); dup != want {
+			t.Errorf("%s remembered = %v, want %v", id, dup, want)
+		}
+	}
+}
+
+// Newer may be slow (it runs git); other submissions are not held up by
+// it, and the newest commit still wins.
+func TestQueueAsksNewerWithoutItsLock(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	q := NewQueue(context.Background(), rec.run, nil)
+	slow := make(chan struct{})
+	q.Newer = func(a, b Job) bool {
+		if b.Commit == "c02" {
+			<-slow
+		}
+		return b.Commit > a.Commit
+	}
+	q.Submit(Job{Commit: "c00"})
+	done := make(chan string)
+	go func() { done <- q.Submit(Job{Commit: "c02"}) }()
+	time.Sleep(50 * time.Millisecond) // c02 is waiting for git
+	fast := make(chan string)
+	go func() { fast <- q.Submit(Job{Commit: "c03"}) }()
+	select {
+	case got := <-fast:
+		if got != "queued" {
+			t.Errorf("c03: %s, want queued", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a submission waited for another's Newer")
+	}
+	close(slow)
+	if got := <-done; got != "superseded" {
+		t.Errorf("c02, older than the queued c03: %s, want superseded", got)
+	}
+	rec.gate <- struct{}{}
+	rec.gate <- struct{}{}
+	q.Close()
+	if len(rec.jobs) != 2 || rec.jobs[1].Commit != "c03" {
+		t.Fatalf("ran %v, want c00 then c03", rec.jobs)
 	}
 }

@@ -44,21 +44,37 @@ func OpenSeen(path string, keep time.Duration, now time.Time) (*Seen, error) {
 			}
 			if t := time.Unix(sec, 0); now.Sub(t) < keep {
 				s.ids[id] = t
+			} else {
+				delete(s.ids, id) // expired, or forgotten (a time of 0)
 			}
 		}
 		f.Close()
 	}
+	if err := s.compact(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// compact rewrites the file with the ids in memory only, atomically, and
+// reopens it for appending. Callers hold s.mu (or own s alone).
+func (s *Seen) compact() error {
 	var b strings.Builder
 	for id, t := range s.ids {
 		fmt.Fprintf(&b, "%s %d\n", id, t.Unix())
 	}
-	if err := atomicfile.Write(path, []byte(b.String()), 0o600); err != nil {
-		return nil, err
+	if err := atomicfile.Write(s.path, []byte(b.String()), 0o600); err != nil {
+		return err
 	}
-	if s.f, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
-		return nil, err
+	f, err := os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
 	}
-	return s, nil
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f = f
+	return nil
 }
 
 // Check records id and reports whether it was seen before.
@@ -73,9 +89,20 @@ func (s *Seen) Check(id string, now time.Time) (bool, error) {
 	return false, err
 }
 
-// Prune forgets ids older than the keep period (in memory; the file is
-// compacted on the next open).
-func (s *Seen) Prune(now time.Time) {
+// Forget removes id, so that a redelivery of it is handled anew: for a
+// delivery that was verified but then could not be taken (the daemon was
+// stopping). The forgetting is appended to the file too.
+func (s *Seen) Forget(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+	_, err := fmt.Fprintf(s.f, "%s 0\n", id)
+	return err
+}
+
+// Prune forgets ids older than the keep period and compacts the file, so
+// neither grows beyond a week of deliveries however long the daemon runs.
+func (s *Seen) Prune(now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, t := range s.ids {
@@ -83,6 +110,7 @@ func (s *Seen) Prune(now time.Time) {
 			delete(s.ids, id)
 		}
 	}
+	return s.compact()
 }
 
 // Close closes the file.
