@@ -104,6 +104,14 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 			r.SwitchBack = time.Since(r.failedAt)
 		}
 		did = append(did, fmt.Sprintf("traffic switched back to %s in %s", r.Previous, r.SwitchBack.Round(time.Millisecond)))
+		// nginx's reload returns before its old workers stop taking
+		// requests; those still go to the new containers: let them drain,
+		// as a deploy does the old ones (removing them at once gave 502s).
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(d.Cfg.Deploy.Drain):
+		}
 	}
 	if err := d.removeNew(ctx, r, old); err != nil {
 		return "", err
