@@ -134,6 +134,7 @@ type rollbackOptions struct {
 	stackOptions
 	dir     string
 	trigger string
+	restore bool
 }
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -146,8 +147,9 @@ func newRollbackCmd(g *globals) *cobra.Command {
 as a deploy: a database backup, the old release started next to the live
 one and health-checked, a graceful switch, the live one stopped; then the
 migrations the newer release applied are reversed. If one is irreversible,
-the newest backup taken at the target's migrations is restored (or, with
-deploy.irreversible: stop, the site stays in maintenance for you to decide).`,
+muelle says so before changing anything: with --restore it restores the
+newest backup taken at the target's migrations instead, losing the writes
+since that backup (reported); with deploy.irreversible: stop it never does.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, closeFn, err := openDeployer(cmd.Context(), g, &o.stackOptions, []string{o.dir})
@@ -159,7 +161,7 @@ deploy.irreversible: stop, the site stays in maintenance for you to decide).`,
 			if len(args) == 1 {
 				target = args[0]
 			}
-			r, err := d.Rollback(cmd.Context(), target, triggerOf(o.trigger))
+			r, err := d.Rollback(cmd.Context(), deploy.RollbackOptions{Target: target, Trigger: triggerOf(o.trigger), Restore: o.restore})
 			if err != nil {
 				if r != nil && r.Status == deploy.StatusLive {
 					return fmt.Errorf("release %s serves again, but: %w", r.ID, err)
@@ -176,6 +178,7 @@ deploy.irreversible: stop, the site stays in maintenance for you to decide).`,
 	o.flags(cmd)
 	cmd.Flags().StringVar(&o.dir, "dir", ".", "project directory")
 	cmd.Flags().StringVar(&o.trigger, "trigger", "", "who or what starts this rollback, for the history")
+	cmd.Flags().BoolVar(&o.restore, "restore", false, "when a migration to undo is irreversible, restore the backup taken at the target's migrations (losing the writes since it)")
 	return cmd
 }
 
@@ -214,6 +217,46 @@ func newReleasesCmd(g *globals) *cobra.Command {
 	}
 	o.flags(cmd)
 	cmd.Flags().IntVarP(&o.last, "last", "n", 20, "show the last N")
+	cmd.AddCommand(newResolveCmd(g))
+	return cmd
+}
+
+type resolveOptions struct {
+	stackOptions
+	dir string
+}
+
+func newResolveCmd(g *globals) *cobra.Command {
+	o := resolveOptions{}
+	cmd := &cobra.Command{
+		Use:   "resolve RELEASE [--dir DIR]",
+		Short: "Mark a release that stopped for an operator (or whose undo failed) as settled, so deploys run again",
+		Long: `A deploy whose undo failed (status undo-failed) is retried by the next deploy
+or rollback; one that stopped in maintenance because a migration could not
+be reversed (deploy.irreversible: stop; status needs-operator) blocks them.
+Once you have put the site right by hand (for example with 'muelle restore'),
+'muelle releases resolve RELEASE' records it as failed and lets deploys run.
+It changes nothing else.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, closeFn, err := openDeployer(cmd.Context(), g, &o.stackOptions, []string{o.dir})
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			r, err := d.Resolve(cmd.Context(), args[0], triggerOf(""))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "release %s is recorded as failed; deploys and rollbacks run again\n", r.ID)
+			if d.MaintenanceOn() {
+				fmt.Fprintln(g.out, "the maintenance page is still on: 'muelle restore' lifts it, or remove deploy/nginx/maintenance.on")
+			}
+			return nil
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.dir, "dir", ".", "project directory")
 	return cmd
 }
 
@@ -240,8 +283,13 @@ func printReleases(g *globals, h *deploy.History, last int) error {
 		if r.Recovery != "" {
 			note += " | " + firstLineOf(r.Recovery)
 		}
-		if r.Status == deploy.StatusRunning {
+		switch r.Status {
+		case deploy.StatusRunning:
 			note = "in progress or interrupted at " + r.Phase + " (the next deploy or rollback finishes it)"
+		case deploy.StatusUndoFailed:
+			note += " | undo failed: the next deploy or rollback retries it"
+		case deploy.StatusOperator:
+			note += " | waiting for you: then 'muelle releases resolve " + r.ID + "'"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Seq, r.ID, r.Operation, r.Status,
 			r.Started.Format("2006-01-02 15:04:05"), took, dash(r.Trigger), dash(r.Backup), len(r.Applied), note)

@@ -48,6 +48,7 @@ func (p Project) args(args []string) []string {
 func (p Project) command(ctx context.Context, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "docker", p.args(args)...)
 	cmd.Dir = p.Dir
+	dieWithParent(cmd)
 	if len(p.Env) > 0 {
 		cmd.Env = append(os.Environ(), p.Env...)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,5 +173,43 @@ func TestHistoryFind(t *testing.T) {
 	}
 	if r := h.Live(); r == nil || r.Seq != 3 {
 		t.Fatalf("Live: %v", r)
+	}
+}
+
+// A failed undo stays unfinished (the next run retries it), a release
+// waiting for the operator blocks, and resolving it lets deploys run.
+func TestUnfinishedBlockedResolve(t *testing.T) {
+	st := &State{Dir: t.TempDir(), Project: "p"}
+	h := &History{Version: historyVersion, Project: "p", Releases: []Release{
+		{Seq: 1, ID: "aaaaaaaaaaaa", Status: StatusLive},
+		{Seq: 2, ID: "bbbbbbbbbbbb", Status: StatusUndoFailed, Phase: PhaseWatch, OldContainers: []string{"c1"}},
+	}}
+	if r := h.Unfinished(); r == nil || r.Seq != 2 {
+		t.Fatalf("Unfinished = %v, want the release whose undo failed", r)
+	}
+	h.Releases[1].Status = StatusOperator
+	if h.Unfinished() != nil || h.Blocked() == nil {
+		t.Fatalf("needs-operator: Unfinished %v, Blocked %v", h.Unfinished(), h.Blocked())
+	}
+	if err := st.save(h); err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{State: st, Stack: &Stack{NginxDir: t.TempDir()}, Log: slog.New(slog.DiscardHandler)}
+	if _, err := d.Resolve(t.Context(), "aaaaaaaaaaaa", "test"); err == nil || !strings.Contains(err.Error(), "nothing to resolve") {
+		t.Fatalf("resolving a live release: %v", err)
+	}
+	r, err := d.Resolve(t.Context(), "bbbbbbbb", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err = st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Releases[1]; got.Status != StatusFailed || got.OldContainers != nil || !strings.Contains(got.Recovery, "resolved by hand (test, was needs-operator)") || r.ID != got.ID {
+		t.Fatalf("after resolve: %+v", got)
+	}
+	if h.Blocked() != nil || h.Unfinished() != nil {
+		t.Fatal("still blocked after resolve")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/muelle-dev/muelle/internal/backup"
@@ -21,20 +22,30 @@ func (d *Deployer) recover(ctx context.Context) error {
 		return err
 	}
 	d.h = h
+	if b := h.Blocked(); b != nil {
+		return fmt.Errorf("the %s of %s stopped for an operator: %s\nDeploys and rollbacks wait until that is settled; when the site is right again, run 'muelle releases resolve %s'", b.Operation, b.ID, firstLine(b.Error), b.ID)
+	}
 	r := h.Unfinished()
 	if r == nil {
 		return nil
 	}
-	d.Log.Warn("finishing an interrupted run", "operation", r.Operation, "release", r.ID, "phase", stepName(r.Phase), "pid", r.PID)
-	if r.Phase == PhaseRetire || r.Phase == PhaseUnmigrate {
+	cause := fmt.Errorf("interrupted (muelle was stopped during %s)", stepName(r.Phase))
+	if r.Status == StatusUndoFailed {
+		cause = errors.New(r.Error)
+		d.Log.Warn("trying again to undo a failed run", "operation", r.Operation, "release", r.ID, "phase", stepName(r.Phase))
+	} else {
+		d.Log.Warn("finishing an interrupted run", "operation", r.Operation, "release", r.ID, "phase", stepName(r.Phase), "pid", r.PID)
+	}
+	if r.Status == StatusRunning && (r.Phase == PhaseRetire || r.Phase == PhaseUnmigrate) {
 		// The old release was being stopped: the new one stays.
 		if err := d.completeForward(ctx, r); err != nil {
 			return fmt.Errorf("finishing the interrupted %s of %s: %w", r.Operation, r.ID, err)
 		}
 		d.Log.Info("interrupted run finished", "release", r.ID, "status", r.Status)
+		d.notify(ctx, r, "success", fmt.Sprintf("finished the interrupted %s of %s, which is live", r.Operation, r.ID), nil)
 		return nil
 	}
-	err = d.fail(ctx, r, fmt.Errorf("interrupted (muelle was stopped during %s)", stepName(r.Phase)))
+	err = d.fail(ctx, r, cause)
 	var f *Failure
 	if errors.As(err, &f) && f.UndoErr != nil {
 		return fmt.Errorf("undoing the interrupted %s of %s: %w", r.Operation, r.ID, f.UndoErr)
@@ -65,10 +76,13 @@ func (d *Deployer) completeForward(ctx context.Context, r *Release) error {
 	if err := d.Stack.switchTo(ctx, names(fresh)); err != nil {
 		return err
 	}
+	// This reload may have moved traffic back off old containers that
+	// are still running: they drain before they are stopped.
+	switched := time.Now()
 	if r.Operation == "rollback" {
-		return d.finishRollback(ctx, r, time.Time{})
+		return d.finishRollback(ctx, r, switched)
 	}
-	return d.finish(ctx, r, time.Time{})
+	return d.finish(ctx, r, switched)
 }
 
 // PhaseUnmigrate is a rollback's last step: the migrations of the release
@@ -79,7 +93,8 @@ const PhaseUnmigrate = "unmigrate"
 // release before the live one) through the same path as a deploy: start
 // it next to the live release, wait for health, switch, retire the live
 // one, then reverse the migrations the newer release applied.
-func (d *Deployer) Rollback(ctx context.Context, target, trigger string) (*Release, error) {
+func (d *Deployer) Rollback(ctx context.Context, opts RollbackOptions) (*Release, error) {
+	target, trigger := opts.Target, opts.Trigger
 	lock, err := d.State.TryLock("rollback")
 	if err != nil {
 		return nil, err
@@ -98,6 +113,9 @@ func (d *Deployer) Rollback(ctx context.Context, target, trigger string) (*Relea
 	}
 	old, err := d.serving(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.reversible(ctx, live, tgt, opts.Restore); err != nil {
 		return nil, err
 	}
 	r := &Release{Operation: "rollback", ID: tgt.ID, Commit: tgt.Commit, Ref: tgt.Ref, Subject: tgt.Subject, Image: tgt.Image,
@@ -135,6 +153,63 @@ func (d *Deployer) Rollback(ctx context.Context, target, trigger string) (*Relea
 	}
 	d.notify(ctx, r, "rollback", summary, err)
 	return r, err
+}
+
+// RollbackOptions say where to roll back to and what may be lost.
+type RollbackOptions struct {
+	// Target is a release id or commit prefix; empty: the release before
+	// the live one.
+	Target  string
+	Trigger string
+	// Restore accepts restoring a backup (and losing the writes since it)
+	// when a migration to undo is irreversible.
+	Restore bool
+}
+
+// reversible asks Django, with the live release's image, whether the
+// migrations applied since tgt can be reversed. When one cannot, going
+// back means restoring an older backup and losing every write since it:
+// the rollback then needs the operator's consent (opts.Restore), given
+// before anything changes.
+func (d *Deployer) reversible(ctx context.Context, live, tgt *Release, restore bool) error {
+	applied, err := d.appliedMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	plan := reversals(tgt.Migrations, applied)
+	if len(plan) == 0 {
+		return nil
+	}
+	var irreversible []string
+	for _, p := range plan {
+		out, err := d.Stack.oneOff(ctx, live.Image, live.ID, "python", "manage.py", "migrate", p.App, p.Target, "--plan")
+		if err != nil {
+			return fmt.Errorf("asking Django how to reverse %s to %s (nothing was changed): %w: %s", p.App, p.Target, err, tail(out, 10))
+		}
+		irreversible = append(irreversible, irreversibleIn(out)...)
+	}
+	if len(irreversible) == 0 {
+		return nil
+	}
+	backupID := d.backupAt(tgt.Migrations)
+	what := fmt.Sprintf("rolling back to %s means undoing %s, which Django cannot reverse", tgt.ID, strings.Join(irreversible, ", "))
+	if backupID == "" {
+		return fmt.Errorf("%s, and no backup has exactly %s's migrations to restore instead (nothing was changed): deploy a fix forward", what, tgt.ID)
+	}
+	when := ""
+	if c, err := d.Backups.Store.Load(); err == nil {
+		if e, err := c.Find(backupID); err == nil {
+			when = " (taken " + e.Created.Local().Format("2006-01-02 15:04") + ")"
+		}
+	}
+	if d.Cfg.Deploy.Irreversible == "stop" {
+		return fmt.Errorf("%s; deploy.irreversible is stop, so muelle will not restore backup %s%s (nothing was changed): deploy a fix forward, or restore it yourself", what, backupID, when)
+	}
+	if !restore {
+		return fmt.Errorf("%s: muelle would restore backup %s%s, losing every write since (nothing was changed). Run the rollback again with --restore to accept that, or deploy a fix forward", what, backupID, when)
+	}
+	d.Log.Warn("an irreversible migration is in the way: the rollback restores a backup", "migrations", strings.Join(irreversible, " "), "backup", backupID)
+	return nil
 }
 
 // rollbackTarget picks the release to go back to.
@@ -209,4 +284,47 @@ func (d *Deployer) backupAt(migrations []string) string {
 		}
 	}
 	return ""
+}
+
+// Resolve records that the operator settled a release that stopped for
+// them (needs-operator) or whose undo failed (undo-failed): it is marked
+// failed, its journal cleared, and deploys and rollbacks run again. muelle
+// changes nothing else: the site is as the operator left it.
+func (d *Deployer) Resolve(ctx context.Context, id, by string) (*Release, error) {
+	lock, err := d.State.TryLock("resolve")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	h, err := d.State.Load()
+	if err != nil {
+		return nil, err
+	}
+	d.h = h
+	r := h.Find(id)
+	if r == nil {
+		return nil, fmt.Errorf("no release %q in the history ('muelle releases' lists them)", id)
+	}
+	switch r.Status {
+	case StatusOperator, StatusUndoFailed, StatusRunning:
+	default:
+		return nil, fmt.Errorf("release %s is %s: there is nothing to resolve", r.ID, r.Status)
+	}
+	note := fmt.Sprintf("resolved by hand (%s, was %s)", by, r.Status)
+	if r.Recovery != "" {
+		note = r.Recovery + "; " + note
+	}
+	r.Status, r.Recovery, r.Finished = StatusFailed, note, time.Now().UTC()
+	r.PID, r.OldContainers, r.NewContainers, r.Restoring = 0, nil, nil, ""
+	if err := d.save(r); err != nil {
+		return nil, err
+	}
+	d.Log.Info("release resolved by hand", "release", r.ID, "by", by)
+	return r, nil
+}
+
+// MaintenanceOn says whether nginx's maintenance page is switched on.
+func (d *Deployer) MaintenanceOn() bool {
+	_, err := os.Stat(nginxMaintenance{d.Stack}.flag())
+	return err == nil
 }

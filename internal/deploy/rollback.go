@@ -21,21 +21,31 @@ func (d *Deployer) fail(ctx context.Context, r *Release, cause error) error {
 	// Undo even if the deploy was interrupted (Ctrl-C): the old release
 	// must keep serving.
 	ctx = context.WithoutCancel(ctx)
-	r.Error = cause.Error()
+	if r.Status != StatusUndoFailed {
+		r.Error = cause.Error() // a retried undo keeps the first cause
+	}
 	r.failedAt = time.Now()
 	undone, err := d.undo(ctx, r)
 	r.Recovery = undone
 	r.Finished = time.Now().UTC()
-	if r.Status == StatusRunning {
+	r.PID = 0
+	switch {
+	case err == nil:
 		r.Status = StatusFailed
+		r.OldContainers, r.NewContainers, r.Restoring = nil, nil, ""
+	case r.Status != StatusOperator:
+		// The journal stays: the next deploy or rollback tries again.
+		r.Status = StatusUndoFailed
 	}
-	r.PID, r.OldContainers, r.NewContainers = 0, nil, nil
 	if serr := d.save(r); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	summary := fmt.Sprintf("%s of %s failed at %s; %s", r.Operation, r.ID, stepName(r.Phase), undone)
 	if err != nil {
 		summary = fmt.Sprintf("%s of %s failed at %s, and undoing it failed too: operator needed", r.Operation, r.ID, stepName(r.Phase))
+		if r.Status == StatusUndoFailed {
+			err = fmt.Errorf("%w\nThe next 'muelle deploy' or 'muelle rollback' tries the undo again first; once the site is repaired by hand, 'muelle releases resolve %s' marks it done", err, r.ID)
+		}
 	}
 	d.notify(ctx, r, "failure", summary, err)
 	if err != nil {
@@ -85,9 +95,6 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 		return fmt.Sprintf("nothing was changed; %s still serves", r.Previous), nil
 	}
 	var did []string
-	if err := d.Stack.removeOneOffs(ctx); err != nil {
-		return "", err
-	}
 	old, err := d.liveContainers(ctx, r.OldContainers)
 	if err != nil {
 		return "", err
@@ -109,16 +116,21 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 		// as a deploy does the old ones (removing them at once gave 502s).
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return strings.Join(did, "; "), ctx.Err()
 		case <-time.After(d.Cfg.Deploy.Drain):
 		}
 	}
+	// A killed muelle may have left a migrate or check container running:
+	// it must be gone before the schema is touched.
+	if err := d.Stack.removeOneOffs(ctx); err != nil {
+		return strings.Join(did, "; "), err
+	}
 	if err := d.removeNew(ctx, r, old); err != nil {
-		return "", err
+		return strings.Join(did, "; "), err
 	}
 	if len(d.Cfg.Deploy.Workers) > 0 && (r.Phase == PhaseSwitch || r.Phase == PhaseWatch) {
 		if err := d.updateWorkers(ctx, r.PreviousImage, r.Previous); err != nil {
-			return "", err
+			return strings.Join(did, "; "), err
 		}
 	}
 	dbNote, err := d.undoMigrations(ctx, r, r.Image, r.ID, r.MigrationsBefore, r.BeforeKnown, r.Backup, r.PreviousImage, r.Previous)
@@ -130,7 +142,7 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 	}
 	// Back to the service name: only the old containers are left.
 	if err := d.Stack.switchTo(ctx, nil); err != nil {
-		return "", err
+		return strings.Join(did, "; "), err
 	}
 	did = append(did, r.Previous+" serves")
 	return strings.Join(did, "; "), nil
@@ -174,46 +186,79 @@ func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, releas
 	if !known {
 		return "", nil // never reached the migrations
 	}
-	reversed, err := d.reverseMigrations(ctx, image, release, target)
-	if err == nil {
-		if len(reversed) == 0 {
-			return "", nil
+	var cause error
+	if r.Restoring != "" {
+		// A restore was under way when muelle stopped: the database may
+		// be half restored, so it is restored again from the start.
+		backupID = r.Restoring
+		cause = fmt.Errorf("the restore of backup %s was interrupted", backupID)
+	} else {
+		reversed, err := d.reverseMigrations(ctx, image, release, target)
+		var irr *IrreversibleError
+		if err != nil && !errors.As(err, &irr) {
+			// Perhaps passing (the database restarting, a container
+			// name clash): once more before anything loses writes.
+			d.Log.Warn("reversing migrations failed; trying once more", "err", err)
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(2 * time.Second):
+			}
+			reversed, err = d.reverseMigrations(ctx, image, release, target)
 		}
-		return "migrations reversed: " + strings.Join(reversed, ", "), nil
-	}
-	var irr *IrreversibleError
-	if !errors.As(err, &irr) {
-		d.Log.Error("reversing migrations failed; restoring the backup instead", "err", err)
+		if err == nil {
+			if len(reversed) == 0 {
+				return "", nil
+			}
+			return "migrations reversed: " + strings.Join(reversed, ", "), nil
+		}
+		if !errors.As(err, &irr) {
+			d.Log.Error("reversing migrations failed twice; restoring the backup instead", "err", err)
+		}
+		cause = err
 	}
 	if backupID == "" {
-		return "", fmt.Errorf("%w; and there is no backup to restore", err)
+		return "", fmt.Errorf("%w; and there is no backup to restore", cause)
 	}
-	if d.Cfg.Deploy.Irreversible == "stop" {
+	if d.Cfg.Deploy.Irreversible == "stop" && r.Restoring == "" {
 		if merr := d.maintenance().On(ctx); merr != nil {
 			return "", merr
 		}
 		r.Status = StatusOperator
-		return "", fmt.Errorf("%w; the site is in maintenance (deploy.irreversible: stop). To go back, restore the pre-deploy backup: muelle restore %s --yes (loses the writes since it, and lifts the maintenance page); or repair the schema by hand, then remove %s to lift the maintenance page", err, backupID, d.maintenance().(nginxMaintenance).flag())
+		return "", fmt.Errorf("%w; the site is in maintenance (deploy.irreversible: stop). To go back, restore the pre-deploy backup: muelle restore %s --yes (loses the writes since it, and lifts the maintenance page); or repair the schema by hand, then remove %s to lift the maintenance page. Then 'muelle releases resolve %s' lets deploys run again", cause, backupID, d.maintenance().(nginxMaintenance).flag(), r.ID)
 	}
-	d.Log.Warn("restoring the pre-deploy backup", "backup", backupID, "reason", err)
-	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving}, d.maintenance())
+	d.Log.Warn("restoring the pre-deploy backup", "backup", backupID, "reason", cause)
+	// Journaled first: a muelle killed during the restore leaves the
+	// maintenance page on and the database perhaps half restored; the
+	// next run restores again.
+	r.Restoring = backupID
+	if err := d.save(r); err != nil {
+		return "", err
+	}
+	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving, n: len(r.OldContainers)}, d.maintenance())
 	if rerr != nil {
-		return "", fmt.Errorf("%v; then restoring backup %s failed: %w", err, backupID, rerr)
+		return "", fmt.Errorf("%v; then restoring backup %s failed: %w", cause, backupID, rerr)
 	}
-	loss := d.lostWrites(backupID, safety)
-	return fmt.Sprintf("%v: restored the pre-deploy backup %s; %s", err, backupID, loss), nil
+	r.Restoring = ""
+	loss, lost := d.lostWrites(backupID, safety)
+	if lost {
+		r.DataLoss = loss
+	}
+	return fmt.Sprintf("%v: restored the pre-deploy backup %s; %s", cause, backupID, loss), nil
 }
 
 // lostWrites compares the row counts of the pre-deploy backup with those
-// of the safety backup taken just before the restore.
-func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) string {
+// of the safety backup taken just before the restore. Counts show rows
+// added and removed, not rows updated in place: the safety backup has
+// those.
+func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) (string, bool) {
 	c, err := d.Backups.Store.Load()
 	if err != nil || safety == nil || safety.DB == nil {
-		return "writes since the backup may be lost"
+		return "writes since the backup may be lost", true
 	}
 	pre, err := c.Find(backupID)
 	if err != nil || pre.DB == nil {
-		return "writes since the backup may be lost"
+		return "writes since the backup may be lost", true
 	}
 	var diffs []string
 	total := int64(0)
@@ -228,10 +273,10 @@ func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) string {
 		}
 	}
 	if len(diffs) == 0 {
-		return fmt.Sprintf("no rows were lost (row counts match); the state before the restore is kept in backup %s", safety.ID)
+		return fmt.Sprintf("no rows were added or removed since the backup (row counts match; updates in place are not counted); the state before the restore is kept in backup %s", safety.ID), false
 	}
 	sort.Strings(diffs)
-	return fmt.Sprintf("writes since the backup are lost: %d rows changed (%s); the state before the restore is kept in backup %s", total, strings.Join(diffs, ", "), safety.ID)
+	return fmt.Sprintf("writes since the backup are lost: %d rows (%s); the state before the restore is kept in backup %s", total, strings.Join(diffs, ", "), safety.ID), true
 }
 
 func abs(n int64) int64 {
@@ -246,6 +291,7 @@ func abs(n int64) int64 {
 type webServices struct {
 	d              *Deployer
 	image, release string
+	n              int // web containers to start
 }
 
 func (w webServices) Stop(ctx context.Context, services ...string) error {
@@ -253,7 +299,11 @@ func (w webServices) Stop(ctx context.Context, services ...string) error {
 }
 
 func (w webServices) Start(ctx context.Context, services ...string) error {
-	args := append([]string{"up", "--detach", "--no-deps", "--wait"}, services...)
+	args := []string{"up", "--detach", "--no-deps", "--wait"}
+	if w.n > 1 && slices.Contains(services, WebService) {
+		args = append(args, "--scale", fmt.Sprintf("%s=%d", WebService, w.n))
+	}
+	args = append(args, services...)
 	return w.d.Stack.at(w.image, w.release).Run(ctx, w.d.Out, w.d.Out, args...)
 }
 
@@ -289,9 +339,7 @@ func (d *Deployer) notify(ctx context.Context, r *Release, kind, summary string,
 	if err != nil {
 		e.Error += "; undo failed: " + firstLine(err.Error())
 	}
-	if strings.Contains(r.Recovery, "lost") {
-		e.DataLoss = r.Recovery
-	}
+	e.DataLoss = r.DataLoss
 	if live := d.h.Live(); live != nil {
 		e.Serving = live.ID
 	} else if r.Status == StatusFailed || r.Status == StatusRolledBack {

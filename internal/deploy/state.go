@@ -22,7 +22,13 @@ const (
 	StatusSuperseded = "superseded"  // served before the live one
 	StatusFailed     = "failed"      // did not go live; the previous release kept serving
 	StatusRolledBack = "rolled-back" // went live, then was rolled back
-	StatusOperator   = "needs-operator"
+	// StatusUndoFailed: it failed and undoing it failed too; the journal
+	// is kept, and the next deploy or rollback tries the undo again.
+	StatusUndoFailed = "undo-failed"
+	// StatusOperator: it failed and muelle stopped, by configuration, in
+	// maintenance (deploy.irreversible: stop). Deploys and rollbacks wait
+	// until the operator resolves it ('muelle releases resolve').
+	StatusOperator = "needs-operator"
 )
 
 // Phases of a deploy, in order. The journal records the phase before the
@@ -82,6 +88,11 @@ type Release struct {
 	MigrationsBefore []string `json:"migrations_before,omitempty"`
 	// BeforeKnown says MigrationsBefore was recorded (it may be empty).
 	BeforeKnown bool `json:"before_known,omitempty"`
+	// Restoring is the backup an undo was restoring: an interrupted
+	// restore is run again, whatever the database looks like.
+	Restoring string `json:"restoring,omitempty"`
+	// DataLoss says which writes a restore lost, when it lost any.
+	DataLoss string `json:"data_loss,omitempty"`
 
 	failedAt time.Time // when the failure was detected, this run
 }
@@ -111,10 +122,21 @@ func (h *History) Live() *Release {
 	return nil
 }
 
-// Unfinished returns the release still marked running, or nil.
+// Unfinished returns the release still marked running, or whose undo
+// failed, or nil.
 func (h *History) Unfinished() *Release {
 	for i := len(h.Releases) - 1; i >= 0; i-- {
-		if h.Releases[i].Status == StatusRunning {
+		if s := h.Releases[i].Status; s == StatusRunning || s == StatusUndoFailed {
+			return &h.Releases[i]
+		}
+	}
+	return nil
+}
+
+// Blocked returns the release waiting for an operator, or nil.
+func (h *History) Blocked() *Release {
+	for i := len(h.Releases) - 1; i >= 0; i-- {
+		if h.Releases[i].Status == StatusOperator {
 			return &h.Releases[i]
 		}
 	}
