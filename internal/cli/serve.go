@@ -153,6 +153,19 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 	// A deploy that has started finishes even when the daemon is told to
 	// stop: the deploy's own steps are the safe points.
 	queue := webhook.NewQueue(context.WithoutCancel(ctx), func(ctx context.Context, j webhook.Job) {
+		// A push of a commit the live release already contains (a late
+		// delivery, or an old one sent again) would roll production
+		// back: only a force push may do that.
+		if h, err := d.State.Load(); err == nil && !j.Forced {
+			if live := h.Live(); live != nil && live.Commit != "" {
+				if old, err := d.Source.IsAncestor(ctx, j.Commit, live.Commit); err == nil && old {
+					log.Info("push not deployed: the live release already contains its commit", "commit", j.Commit, "live", live.ID)
+					note(webhook.Entry{Time: time.Now().UTC(), Delivery: j.Delivery, Commit: j.Commit, Result: "superseded", Release: live.ID,
+						Error: "the live release " + live.ID + " already contains this commit (only a force push deploys an older one)"})
+					return
+				}
+			}
+		}
 		r, err := d.Deploy(ctx, deploy.Options{Ref: j.Commit, Trigger: j.Trigger, Wait: true})
 		e := webhook.Entry{Time: time.Now().UTC(), Delivery: j.Delivery, Commit: j.Commit, Result: "live"}
 		if r != nil {
@@ -169,6 +182,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions, args []string) e
 	// Deliveries can arrive out of order: a commit replaces a queued one
 	// only if it descends from it.
 	queue.Newer = func(a, b webhook.Job) bool {
+		// Asked while the delivery waits for its answer: git (and a
+		// fetch, if the commit is not here yet) gets 5 of GitHub's 10 s.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		ok, err := d.Source.IsAncestor(ctx, a.Commit, b.Commit)
 		if err != nil {
 			log.Warn("cannot order two pushed commits; the later delivery wins", "a", a.Commit, "b", b.Commit, "err", err)

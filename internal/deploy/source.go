@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/patternmatcher"
@@ -57,13 +56,17 @@ func (s Source) git(ctx context.Context, args ...string) (string, error) {
 // commits (which may fetch) while a deploy resolves its ref (which
 // fetches), and two git fetches into one repository at once can fail to
 // lock a ref.
-var fetchMu sync.Mutex
+var fetchSem = make(chan struct{}, 1)
 
 // fetch fetches the remote. A fetch that failed on a lock (another
 // process's fetch) is tried once more after a second.
 func (s Source) fetch(ctx context.Context, args ...string) error {
-	fetchMu.Lock()
-	defer fetchMu.Unlock()
+	select {
+	case fetchSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-fetchSem }()
 	args = append([]string{"fetch", "--quiet"}, args...)
 	_, err := s.git(ctx, append(args, s.Remote)...)
 	if err != nil && strings.Contains(err.Error(), "lock") {

@@ -31,6 +31,9 @@ type Decision struct {
 	Ref        string
 	Repository string
 	Sender     string
+	// Forced is a force push: the commit may be older than the one
+	// deployed, on purpose.
+	Forced bool
 	// Reason says why, for the activity log.
 	Reason string
 }
@@ -66,6 +69,7 @@ type githubPush struct {
 	Ref        string     `json:"ref"`
 	After      string     `json:"after"`
 	Deleted    bool       `json:"deleted"`
+	Forced     bool       `json:"forced"`
 	Repository githubRepo `json:"repository"`
 	Sender     struct {
 		Login string `json:"login"`
@@ -111,7 +115,7 @@ func DecideGitHub(rules Rules, event string, payload []byte) (Decision, error) {
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return Decision{}, fmt.Errorf("push payload: %w", err)
 		}
-		d := Decision{Commit: p.After, Ref: p.Ref, Repository: p.Repository.FullName, Sender: cmpOr(p.Sender.Login, p.Pusher.Name)}
+		d := Decision{Commit: p.After, Ref: p.Ref, Repository: p.Repository.FullName, Sender: cmpOr(p.Sender.Login, p.Pusher.Name), Forced: p.Forced}
 		if rules.Trigger == "workflow_run" {
 			d.Reason = "push ignored: deploys wait for the workflow " + rules.Workflow
 			return d, nil

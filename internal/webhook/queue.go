@@ -11,6 +11,9 @@ type Job struct {
 	Ref      string
 	Delivery string
 	Trigger  string
+	// Forced is a force push: it replaces what waits even when its
+	// commit does not descend from it.
+	Forced bool
 }
 
 // Queue runs one deploy at a time. A job submitted while one runs waits;
@@ -65,7 +68,7 @@ func (q *Queue) Submit(j Job) string {
 			older = q.current
 		}
 		newer := older == nil || older.Commit != j.Commit
-		if newer && older != nil && q.Newer != nil {
+		if newer && older != nil && q.Newer != nil && !j.Forced {
 			q.mu.Unlock()
 			newer = q.Newer(*older, j)
 			q.mu.Lock()

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -154,12 +156,23 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusUnauthorized, "rejected", "signature missing or wrong", "invalid signature")
 		return
 	}
-	if h.delivery != "" && rc.Seen != nil {
-		seen, err := rc.Seen.Check(h.delivery, now)
-		if err != nil {
-			rc.Logger.Error("recording a delivery id failed", "err", err)
+	// Replays: the delivery id is not signed, so a captured delivery
+	// could be sent again under a new id (or none); its body, signed, is
+	// remembered too. Two genuine deliveries never have the same body.
+	keys := []string{"body:" + bodyKey(body)}
+	if h.delivery != "" {
+		keys = append(keys, h.delivery)
+	}
+	if rc.Seen != nil {
+		dup := false
+		for _, k := range keys {
+			seen, err := rc.Seen.Check(k, now)
+			if err != nil {
+				rc.Logger.Error("recording a delivery id failed", "err", err)
+			}
+			dup = dup || seen
 		}
-		if seen {
+		if dup {
 			reply(http.StatusOK, "duplicate", "delivery already received", "duplicate delivery ignored")
 			return
 		}
@@ -174,7 +187,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case h.event == "ping":
 				reply(http.StatusOK, "ignored", "ping", "pong")
 			case d.Deploy:
-				e.Queue = rc.Queue.Submit(Job{Commit: d.Commit, Ref: d.Ref, Delivery: h.delivery,
+				e.Queue = rc.Queue.Submit(Job{Commit: d.Commit, Ref: d.Ref, Delivery: h.delivery, Forced: d.Forced,
 					Trigger: fmt.Sprintf("%s %s by %s (delivery %s)", rc.Forge, h.event, cmpOr(d.Sender, "unknown"), h.delivery)})
 				if e.Queue == "superseded" {
 					reply(http.StatusAccepted, "ignored", "a deploy of the same or a newer commit already runs or waits", "ignored: a newer deploy is queued")
@@ -182,9 +195,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				if e.Queue == "closed" {
 					// Not taken: a redelivery of this id must be handled anew.
-					if h.delivery != "" && rc.Seen != nil {
-						if err := rc.Seen.Forget(h.delivery); err != nil {
-							rc.Logger.Error("forgetting a delivery id", "err", err)
+					if rc.Seen != nil {
+						for _, k := range keys {
+							if err := rc.Seen.Forget(k); err != nil {
+								rc.Logger.Error("forgetting a delivery id", "err", err)
+							}
 						}
 					}
 					reply(http.StatusServiceUnavailable, "rejected", "shutting down", "shutting down; redeliver later")
@@ -201,8 +216,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // source is the client's address: the peer's, or for a peer that is a
-// trusted proxy, the one the proxy passed on (X-Real-IP, else the last
-// address in X-Forwarded-For that is not itself a trusted proxy).
+// trusted proxy, the one the proxy passed on: the last address in
+// X-Forwarded-For that is not itself a trusted proxy (each proxy appends
+// the address it saw, so a client cannot forge that one), and only
+// without X-Forwarded-For, X-Real-IP (which a proxy that does not set it
+// passes through from the client).
 func (rc *Receiver) source(r *http.Request) string {
 	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -211,18 +229,21 @@ func (rc *Receiver) source(r *http.Request) string {
 	if !rc.trusted(net.ParseIP(peer)) {
 		return peer
 	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			ip := net.ParseIP(strings.TrimSpace(hops[i]))
+			if ip == nil {
+				break
+			}
+			if !rc.trusted(ip) {
+				return ip.String()
+			}
+		}
+		return peer
+	}
 	if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("X-Real-IP"))); ip != nil {
 		return ip.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		ip := net.ParseIP(strings.TrimSpace(hops[i]))
-		if ip == nil {
-			break
-		}
-		if !rc.trusted(ip) {
-			return ip.String()
-		}
 	}
 	return peer
 }
@@ -250,6 +271,12 @@ func (rc *Receiver) record(e Entry) {
 			rc.Logger.Error("activity log", "err", err)
 		}
 	}
+}
+
+// bodyKey names a body by its SHA-256, for replay detection.
+func bodyKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // readBody reads at most MaxPayload bytes, growing its buffer as the body

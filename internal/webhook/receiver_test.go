@@ -467,3 +467,66 @@ func TestQueueAsksNewerWithoutItsLock(t *testing.T) {
 		t.Fatalf("ran %v, want c00 then c03", rec.jobs)
 	}
 }
+
+// The delivery id is not signed: a captured delivery sent again under a
+// new id, or with none, is still a replay.
+func TestReplayUnderAnotherIDIsIgnored(t *testing.T) {
+	rec := &recorder{}
+	rc, _ := newReceiver(t, rec)
+	body := pushBody("refs/heads/main", strings.Repeat("b", 40))
+	if w := deliver(rc, "push", "id-1", body, signed(body)); w.Code != 202 {
+		t.Fatalf("first delivery: %d %s", w.Code, w.Body)
+	}
+	for _, id := range []string{"id-2", ""} {
+		if w := deliver(rc, "push", id, body, signed(body)); w.Code != 200 || !strings.Contains(w.Body.String(), "duplicate") {
+			t.Errorf("the same body under id %q: %d %s, want 200 duplicate", id, w.Code, w.Body)
+		}
+	}
+	rc.Queue.Close()
+	if len(rec.jobs) != 1 {
+		t.Fatalf("%d deploys ran, want 1", len(rec.jobs))
+	}
+}
+
+// Behind a proxy that appends X-Forwarded-For, a client's own X-Real-IP
+// header cannot move its failures onto other addresses.
+func TestRateLimitIgnoresClientChosenRealIP(t *testing.T) {
+	rc, _ := newReceiver(t, &recorder{})
+	_, loop, _ := net.ParseCIDR("127.0.0.0/8")
+	rc.TrustedProxies = []*net.IPNet{loop}
+	body := pushBody("refs/heads/main", strings.Repeat("c", 40))
+	codes := map[int]int{}
+	for i := range 40 {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/github", bytes.NewReader(body))
+		req.RemoteAddr = "127.0.0.1:5555"
+		req.Header.Set("X-Forwarded-For", "198.51.100.9")
+		req.Header.Set("X-Real-IP", fmt.Sprintf("192.0.2.%d", i+1))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256=00")
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		codes[w.Code]++
+	}
+	if codes[429] != 20 {
+		t.Errorf("answers to 40 bad deliveries with rotating X-Real-IP: %v, want 20 of them 429", codes)
+	}
+	rc.Queue.Close()
+}
+
+// A force push replaces what waits even though it does not descend from it.
+func TestQueueForcePushReplaces(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	q := NewQueue(context.Background(), rec.run, nil)
+	q.Newer = func(a, b Job) bool { return b.Commit > a.Commit }
+	q.Submit(Job{Commit: "c05"})
+	q.Submit(Job{Commit: "c07"})
+	if got := q.Submit(Job{Commit: "c02", Forced: true}); got != "queued" {
+		t.Fatalf("force push of an older commit: %s, want queued", got)
+	}
+	rec.gate <- struct{}{}
+	rec.gate <- struct{}{}
+	q.Close()
+	if len(rec.jobs) != 2 || rec.jobs[1].Commit != "c02" {
+		t.Fatalf("ran %v, want c05 then c02", rec.jobs)
+	}
+}
