@@ -65,12 +65,34 @@ func TestServiceInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ExecStart=", " serve " + dir, "Requires=docker.service", "ProtectSystem=strict", "ReadWritePaths=" + dir, "/run/docker.sock", "NoNewPrivileges=yes", "KillSignal=SIGTERM"} {
+	for _, want := range []string{"ExecStart=", ` serve "` + dir + `"`, "Requires=docker.service", "ProtectSystem=strict", `ReadWritePaths="` + dir + `"`, " -/run/docker.sock", "NoNewPrivileges=yes", "KillSignal=SIGTERM", "SystemCallFilter=@system-service"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("unit lacks %q:\n%s", want, data)
 		}
 	}
 	if !strings.Contains(out.String(), "systemctl daemon-reload && systemctl enable --now muelle-shop.service") {
 		t.Errorf("no enable instructions:\n%s", out.String())
+	}
+	// A project owned by a user runs as that user, in the docker group.
+	if os.Geteuid() != 0 {
+		return
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"service", "install", dir, "--print"}, nil, &out, &out); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	for _, want := range []string{"\nUser=nobody\n", "\nSupplementaryGroups=docker\n", "\nCapabilityBoundingSet=\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("unit of a project owned by nobody lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestSystemdQuote(t *testing.T) {
+	if got := sdQuote(`/srv/my app/100% "x"\`); got != `"/srv/my app/100%% \"x\"\\"` {
+		t.Errorf("sdQuote = %s", got)
 	}
 }

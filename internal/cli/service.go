@@ -4,14 +4,24 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"text/template"
 
 	"github.com/muelle-dev/muelle/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
-var unitTemplate = template.Must(template.New("unit").Parse(`# muelle's daemon for {{.Project}}, written by 'muelle service install'.
+// sdQuote quotes a word for a systemd unit: double quotes, with
+// backslashes, quotes and specifiers (%) escaped.
+func sdQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%").Replace(s) + `"`
+}
+
+var unitTemplate = template.Must(template.New("unit").Funcs(template.FuncMap{"q": sdQuote}).Parse(`# muelle's daemon for {{.Project}}, written by 'muelle service install'.
 [Unit]
 Description=muelle serve: webhooks and scheduled jobs of {{.Project}}
 Documentation=https://github.com/muelle-dev/muelle
@@ -21,9 +31,17 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart={{.Binary}} serve {{.Dir}}
-WorkingDirectory={{.Dir}}
-Environment=HOME={{.Home}}
+ExecStart={{q .Binary}} serve {{q .Dir}}
+WorkingDirectory={{q .Dir}}
+Environment={{q (print "HOME=" .Home)}}
+{{- if .User}}
+# The project's owner, so git accepts the checkout and files stay theirs;
+# the docker group lets it use the Docker socket.
+User={{.User}}
+Group={{.Group}}
+SupplementaryGroups=docker
+CapabilityBoundingSet=
+{{- end}}
 Restart=on-failure
 RestartSec=5
 # SIGTERM stops accepting deliveries and lets a running deploy finish.
@@ -35,8 +53,11 @@ TimeoutStopSec=20min
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectSystem=strict
-ReadWritePaths={{.Dir}} {{.StateDir}} {{.BackupDir}} /run/docker.sock
+ReadWritePaths={{q .Dir}} {{q .StateDir}} {{q .BackupDir}} -/run/docker.sock
 ProtectHome=read-only
+PrivateDevices=yes
+ProtectProc=invisible
+SystemCallFilter=@system-service
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -81,9 +102,17 @@ func newServiceCmd(g *globals) *cobra.Command {
 				return err
 			}
 			home, _ := os.UserHomeDir()
+			owner, group := dirOwner(cfg.Dir)
+			if owner != nil {
+				home = owner.HomeDir
+			}
+			data := map[string]string{"Project": cfg.Project, "Binary": bin, "Dir": cfg.Dir,
+				"Home": home, "StateDir": cfg.StateDir, "BackupDir": cfg.Backup.Dir}
+			if owner != nil {
+				data["User"], data["Group"] = owner.Username, group
+			}
 			var unit bytes.Buffer
-			if err := unitTemplate.Execute(&unit, map[string]string{"Project": cfg.Project, "Binary": bin, "Dir": cfg.Dir,
-				"Home": home, "StateDir": cfg.StateDir, "BackupDir": cfg.Backup.Dir}); err != nil {
+			if err := unitTemplate.Execute(&unit, data); err != nil {
 				return err
 			}
 			name := "muelle-" + cfg.Project + ".service"
@@ -113,4 +142,26 @@ func newServiceCmd(g *globals) *cobra.Command {
 	install.Flags().StringVar(&o.file, "file", "", "write the unit here (default /etc/systemd/system/muelle-PROJECT.service)")
 	cmd.AddCommand(install)
 	return cmd
+}
+
+// dirOwner returns the user and group owning dir, unless that is root
+// (then the daemon runs as root, like the Docker CLI usually does).
+func dirOwner(dir string) (*user.User, string) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil, ""
+	}
+	u, err := user.LookupId(strconv.Itoa(int(st.Uid)))
+	if err != nil {
+		return nil, ""
+	}
+	group := strconv.Itoa(int(st.Gid))
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	return u, group
 }

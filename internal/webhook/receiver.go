@@ -37,13 +37,17 @@ type Receiver struct {
 
 	limiter *failLimiter
 	reading chan struct{}
+	small   chan struct{}
 }
 
 // maxReading is how many large bodies are read at once: a bound on the
 // memory that large (up to 25 MB) deliveries can take. Bodies that declare
 // at most smallBody bytes, as pushes do, are read without waiting for one.
+// At most maxSmall small bodies are read at once, so that memory stays
+// bounded (about 4×25 + 64×1 MB) however many connections are open.
 const (
 	maxReading = 4
+	maxSmall   = 64
 	smallBody  = 1 << 20
 )
 
@@ -57,6 +61,7 @@ const bodyTimeout = 10 * time.Second
 func (rc *Receiver) Init() *Receiver {
 	rc.limiter = newFailLimiter(20, time.Minute)
 	rc.reading = make(chan struct{}, maxReading)
+	rc.small = make(chan struct{}, maxSmall)
 	if rc.Now == nil {
 		rc.Now = time.Now
 	}
@@ -119,26 +124,28 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rc.limiter.blocked(source, now) {
-		reply(http.StatusTooManyRequests, "rejected", "too many failed signature checks from this address", "too many failed attempts; try later")
+		// Not in the activity log: a blocked address could fill the disk.
+		// The first failures that blocked it are there.
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "too many failed attempts; try later", http.StatusTooManyRequests)
 		return
 	}
 	if r.ContentLength > MaxPayload {
 		reply(http.StatusRequestEntityTooLarge, "invalid", fmt.Sprintf("body of %d bytes", r.ContentLength), "payload too large")
 		return
 	}
-	large := r.ContentLength < 0 || r.ContentLength > smallBody
-	if large {
-		select {
-		case rc.reading <- struct{}{}:
-		case <-r.Context().Done():
-			return
-		}
+	slots := rc.small
+	if r.ContentLength < 0 || r.ContentLength > smallBody {
+		slots = rc.reading
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-r.Context().Done():
+		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
-	body, err := readBody(w, r)
-	if large {
-		<-rc.reading
-	}
+	body, err := readBody(w, r, r.ContentLength)
+	<-slots
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -281,8 +288,11 @@ func bodyKey(body []byte) string {
 
 // readBody reads at most MaxPayload bytes, growing its buffer as the body
 // arrives (no up-front allocation from a declared length).
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, declared int64) ([]byte, error) {
 	var buf bytes.Buffer
+	if declared > 0 && declared <= smallBody {
+		buf.Grow(int(declared) + bytes.MinRead) // small: no regrowth
+	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxPayload))
 	return buf.Bytes(), err
 }
