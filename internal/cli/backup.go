@@ -253,8 +253,16 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions, id string) e
 		return err
 	}
 	defer b.close()
+	// Not while a deploy or rollback runs: it may be migrating, or
+	// switching the very containers the restore stops.
+	st := &deploy.State{Dir: b.cfg.StateDir, Project: b.cfg.Project}
+	lock, err := st.TryLock("restore")
+	if err != nil {
+		return fmt.Errorf("%w; restore after it", err)
+	}
+	defer lock.Unlock()
 	// After a deploy, the web service runs the live release's image.
-	if h, err := (&deploy.State{Dir: b.cfg.StateDir, Project: b.cfg.Project}).Load(); err == nil {
+	if h, err := st.Load(); err == nil {
 		if live := h.Live(); live != nil {
 			b.proj = b.proj.With("MUELLE_IMAGE="+live.Image, "MUELLE_RELEASE="+live.ID)
 		}
