@@ -158,12 +158,13 @@ func TestReceiverRejects(t *testing.T) {
 		t.Errorf("malformed JSON: %d", w.Code)
 	}
 	// Oversized: refused on the declared length, without reading the body.
-	req := httptest.NewRequest(http.MethodPost, "/hooks/github", io.LimitReader(zeros{}, MaxPayload+1))
+	counted := &countingReader{r: io.LimitReader(zeros{}, MaxPayload+1)}
+	req := httptest.NewRequest(http.MethodPost, "/hooks/github", counted)
 	req.ContentLength = MaxPayload + 1
 	w := httptest.NewRecorder()
 	rc.ServeHTTP(w, req)
-	if w.Code != 413 {
-		t.Errorf("oversized: %d", w.Code)
+	if w.Code != 413 || counted.n != 0 {
+		t.Errorf("oversized: %d after reading %d bytes of the body, want 413 after none", w.Code, counted.n)
 	}
 	// Oversized without a declared length (chunked): cut at the limit.
 	req = httptest.NewRequest(http.MethodPost, "/hooks/github", io.LimitReader(zeros{}, MaxPayload+1))
@@ -180,6 +181,17 @@ func TestReceiverRejects(t *testing.T) {
 }
 
 type zeros struct{}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
@@ -529,4 +541,65 @@ func TestQueueForcePushReplaces(t *testing.T) {
 	if len(rec.jobs) != 2 || rec.jobs[1].Commit != "c02" {
 		t.Fatalf("ran %v, want c05 then c02", rec.jobs)
 	}
+}
+
+// The GitLab and Gitea/Forgejo endpoints over HTTP: a wrong or missing
+// token or signature is refused, the right one deploys the pushed commit,
+// and Gitea's form-encoded delivery verifies against the JSON it signs.
+func TestGitLabAndGiteaEndpoints(t *testing.T) {
+	post := func(rc http.Handler, ctype string, body []byte, hdr map[string]string) int {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/x", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		return w.Code
+	}
+	t.Run("gitlab", func(t *testing.T) {
+		rec := &recorder{}
+		rc, _ := newReceiver(t, rec)
+		rc.Forge = "gitlab"
+		body, err := os.ReadFile("testdata/gitlab/push.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{"", secret + "x", strings.ToUpper(secret)} {
+			if code := post(rc, "application/json", body, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": tok}); code != 401 {
+				t.Errorf("token %q: %d, want 401", tok, code)
+			}
+		}
+		if code := post(rc, "application/json", body, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret, "X-Gitlab-Event-UUID": "u1"}); code != 202 {
+			t.Errorf("right token: %d, want 202", code)
+		}
+		rc.Queue.Close()
+		if len(rec.jobs) != 1 || rec.jobs[0].Commit != "26b6fd907598d714a8e9ab4181404e93df1af8b8" {
+			t.Errorf("deploys: %+v", rec.jobs)
+		}
+	})
+	t.Run("gitea", func(t *testing.T) {
+		rec := &recorder{}
+		rc, _ := newReceiver(t, rec)
+		rc.Forge = "gitea"
+		body, err := os.ReadFile("testdata/gitea/push.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := strings.TrimPrefix(signed(body), "sha256=")
+		form := []byte("payload=" + url.QueryEscape(string(body)))
+		if code := post(rc, "application/x-www-form-urlencoded", form, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": "sha256=" + sig}); code != 401 {
+			t.Errorf("prefixed signature: %d, want 401", code)
+		}
+		if code := post(rc, "application/json", body, map[string]string{"X-Gitea-Event": "push"}); code != 401 {
+			t.Errorf("no signature: %d, want 401", code)
+		}
+		if code := post(rc, "application/x-www-form-urlencoded", form, map[string]string{"X-Forgejo-Event": "push", "X-Forgejo-Signature": sig, "X-Forgejo-Delivery": "f1"}); code != 202 {
+			t.Errorf("Forgejo form delivery signed over the JSON: %d, want 202", code)
+		}
+		rc.Queue.Close()
+		if len(rec.jobs) != 1 || rec.jobs[0].Commit != "c24ca5f3e3a73a76c9aef7f558f8b8aa65af672e" {
+			t.Errorf("deploys: %+v", rec.jobs)
+		}
+	})
 }
