@@ -54,15 +54,18 @@ func New(jobs []Job, lockDir string, log *slog.Logger) (*Scheduler, error) {
 	return &Scheduler{jobs: jobs, lockDir: lockDir, log: log}, nil
 }
 
-// Run starts the schedules and blocks until ctx ends, then waits for
-// running jobs to finish (they see ctx end) for at most grace.
+// Run starts the schedules and blocks until ctx ends, then lets running
+// jobs finish (a backup half taken is worth nothing) for at most grace,
+// after which they see their context end.
 func (s *Scheduler) Run(ctx context.Context, grace time.Duration) error {
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
 	c := cron.New(cron.WithParser(parser), cron.WithLocation(time.UTC))
 	for _, j := range s.jobs {
 		c.AddFunc(j.Spec, func() {
 			s.wg.Add(1)
 			defer s.wg.Done()
-			s.Tick(ctx, j)
+			s.Tick(jobCtx, j)
 		})
 		s.log.Info("job scheduled", "job", j.Name, "schedule", j.Spec)
 	}
@@ -78,7 +81,12 @@ func (s *Scheduler) Run(ctx context.Context, grace time.Duration) error {
 	select {
 	case <-done:
 	case <-time.After(grace):
-		s.log.Warn("jobs still running at shutdown", "grace", grace)
+		s.log.Warn("jobs still running at shutdown are stopped", "grace", grace)
+		cancelJobs()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
 	}
 	return nil
 }

@@ -93,3 +93,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A job running when the daemon is told to stop finishes, within grace.
+func TestRunLetsARunningJobFinish(t *testing.T) {
+	started, finished := make(chan struct{}), make(chan error, 1)
+	s, err := New([]Job{{Name: "slow", Spec: "@every 1s", Run: func(ctx context.Context) error {
+		select {
+		case started <- struct{}{}:
+		default:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			finished <- ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+			finished <- nil
+		}
+		return nil
+	}}}, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, 10*time.Second) }()
+	<-started
+	cancel()
+	if err := <-finished; err != nil {
+		t.Fatalf("the running job saw %v at shutdown; want it to finish", err)
+	}
+	<-done
+}
