@@ -93,11 +93,15 @@ func (l *load) halt() {
 	l.wg.Wait()
 }
 
-// stats returns the count, failures and latency percentiles of a phase.
-func (l *load) stats(phase string) (n, failed int, p50, p99 time.Duration) {
+// stats returns the count, failures and latency percentiles of phases
+// taken together.
+func (l *load) stats(phases ...string) (n, failed int, p50, p99 time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := l.samples[phase]
+	var s []sample
+	for _, p := range phases {
+		s = append(s, l.samples[p]...)
+	}
 	if len(s) == 0 {
 		return 0, 0, 0, 0
 	}
@@ -170,7 +174,6 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	l.phase.Store("steady")
 	time.Sleep(30 * time.Second)
 
-	l.phase.Store("muelle")
 	// Each deploy's wall-clock time, from starting the command to its
 	// exit, with the release it recorded.
 	type timedDeploy struct {
@@ -178,8 +181,10 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 		steps []any
 	}
 	var timed []timedDeploy
+	var rollbacks []float64
 	start := time.Now()
 	for range 10 {
+		l.phase.Store("deploy")
 		t0 := time.Now()
 		muelle(b, "deploy", s.dir, "--ref", relB)
 		wall := time.Since(t0)
@@ -189,7 +194,10 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 		}
 		steps, _ := rs[len(rs)-1]["steps"].([]any)
 		timed = append(timed, timedDeploy{wall, steps})
+		l.phase.Store("rollback")
+		t0 = time.Now()
 		muelle(b, "rollback", "--dir", s.dir)
+		rollbacks = append(rollbacks, time.Since(t0).Seconds())
 	}
 	muelleTook := time.Since(start)
 
@@ -224,7 +232,7 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	// start to exit, so steps that overlap count once) less the build, the
 	// new web and worker containers' start and health, the configured
 	// watch and drain.
-	var own, switchBack, deploys, rollbacks []float64
+	var own, switchBack, deploys []float64
 	stepTimes := map[string][]float64{}
 	for _, d := range timed {
 		var excluded float64
@@ -243,23 +251,18 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 		own = append(own, d.wall.Seconds()-excluded)
 	}
 	for _, r := range s.releases(b) {
-		switch {
-		case r["status"] == "failed" && r["switch_back_ns"] != nil:
+		if r["status"] == "failed" && r["switch_back_ns"] != nil {
 			switchBack = append(switchBack, r["switch_back_ns"].(float64)/1e6)
-		case r["operation"] == "rollback":
-			var total float64
-			steps, _ := r["steps"].([]any)
-			for _, st := range steps {
-				total += st.(map[string]any)["took_ns"].(float64) / 1e9
-			}
-			rollbacks = append(rollbacks, total)
 		}
 	}
 	for name, v := range stepTimes {
 		b.Logf("deploy step %s: median %.2fs over %d deploys", name, median(v), len(v))
 	}
 	_, _, p50s, p99s := l.stats("steady")
-	nm, fm, p50m, p99m := l.stats("muelle")
+	nm, fm, p50m, p99m := l.stats("deploy", "rollback")
+	_, fd, p50d, p99d := l.stats("deploy")
+	_, fr, p50r, p99r := l.stats("rollback")
+	b.Logf("during deploys: %d failed, p50 %s p99 %s; during rollbacks: %d failed, p50 %s p99 %s", fd, p50d, p99d, fr, p50r, p99r)
 	nc, fc, p50c, p99c := l.stats("compose")
 	nf, ff, _, _ := l.stats("failing")
 	b.Logf("steady p50 %s p99 %s; muelle %d requests, %d failed, p50 %s p99 %s over %s; compose %d requests, %d failed, p50 %s p99 %s over %s; failing release: %d requests, %d failed; generator dropped %d",
@@ -274,6 +277,10 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	b.ReportMetric(ms(p50m), "p50-muelle-ms")
 	b.ReportMetric(ms(p99m), "p99-muelle-ms")
 	b.ReportMetric(ms(p99c), "p99-compose-ms")
+	b.ReportMetric(ms(p50c), "p50-compose-ms")
+	b.ReportMetric(ms(p99d), "p99-deploys-ms")
+	b.ReportMetric(ms(p99r), "p99-rollbacks-ms")
+	b.ReportMetric(float64(ff), "failed-failing-release")
 	if p99s > 0 {
 		b.ReportMetric(float64(p99m)/float64(p99s), "p99-muelle/steady")
 	}
