@@ -143,6 +143,12 @@ func (d *Deployer) Rollback(ctx context.Context, opts RollbackOptions) (*Release
 	if err == nil {
 		switched, err = d.startAndSwitch(ctx, r, old)
 	}
+	if err == nil {
+		// The release went live before, but not with today's data and
+		// configuration: watched like a deploy, and switched back to the
+		// live one if it fails.
+		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watch(ctx, switched) })
+	}
 	if err != nil {
 		return r, d.fail(ctx, r, err)
 	}
