@@ -406,12 +406,13 @@ func (d *Deployer) updateWorkers(ctx context.Context, image, release string) err
 // count from the switch.
 func (d *Deployer) watch(ctx context.Context, since time.Time) error {
 	end := time.Now().Add(d.Cfg.Deploy.Watch)
+	answers := &answerCount{last: since}
 	fails := 0
 	lastProbe := time.Time{}
 	for {
 		// nginx's answers every 250 ms: under load a broken release shows
 		// in its log well before a probe would notice.
-		if err := d.errorRate(ctx, since); err != nil {
+		if err := d.errorRate(ctx, answers); err != nil {
 			return err
 		}
 		if time.Since(lastProbe) >= time.Second {
@@ -435,12 +436,12 @@ func (d *Deployer) watch(ctx context.Context, since time.Time) error {
 	}
 }
 
-func (d *Deployer) errorRate(ctx context.Context, since time.Time) error {
-	total, failed, err := d.Stack.nginxErrorRate(ctx, since)
-	if err != nil {
+func (d *Deployer) errorRate(ctx context.Context, c *answerCount) error {
+	if err := d.Stack.countAnswers(ctx, c); err != nil {
 		d.Log.Warn("could not read nginx's log", "err", err)
 		return nil
 	}
+	total, failed := c.total, c.failed
 	if total >= 20 && float64(failed)/float64(total) > d.Cfg.Deploy.MaxErrorRate {
 		return fmt.Errorf("after the switch, %d of %d answers through nginx were 5xx (more than %.0f%%)", failed, total, 100*d.Cfg.Deploy.MaxErrorRate)
 	}

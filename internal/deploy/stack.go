@@ -379,26 +379,37 @@ func (s *Stack) removeOneOffs(ctx context.Context) error {
 
 var statusRe = regexp.MustCompile(`" (\d{3}) `)
 
-// nginxErrorRate counts nginx's answers since t and the 5xx among them,
-// from its access log, leaving out muelle's own probes.
-func (s *Stack) nginxErrorRate(ctx context.Context, since time.Time) (total, failed int, err error) {
+// answerCount counts nginx's answers, and the 5xx among them, from its
+// access log, reading only the lines logged since its last count.
+type answerCount struct {
+	last          time.Time
+	total, failed int
+}
+
+// countAnswers adds nginx's answers logged since c's last count, leaving
+// out muelle's own probes.
+func (s *Stack) countAnswers(ctx context.Context, c *answerCount) error {
 	ng, err := s.nginx(ctx)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	logs, err := s.Eng.ContainerLogsSince(ctx, ng.ID, since)
+	lines, err := s.Eng.ContainerLogLines(ctx, ng.ID, c.last)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	for _, line := range strings.Split(logs, "\n") {
-		m := statusRe.FindStringSubmatch(line)
-		if m == nil || strings.Contains(line, "muelle-deploy") {
+	for _, l := range lines {
+		if !l.Time.After(c.last) {
+			continue // counted by the previous read
+		}
+		c.last = l.Time
+		m := statusRe.FindStringSubmatch(l.Text)
+		if m == nil || strings.Contains(l.Text, "muelle-deploy") {
 			continue
 		}
-		total++
+		c.total++
 		if m[1][0] == '5' {
-			failed++
+			c.failed++
 		}
 	}
-	return total, failed, nil
+	return nil
 }

@@ -138,6 +138,42 @@ func (c *Client) ContainerLogsSince(ctx context.Context, id string, t time.Time)
 	return buf.String(), nil
 }
 
+// LogLine is one line of a container's output, with the time Docker
+// received it.
+type LogLine struct {
+	Time time.Time
+	Text string
+}
+
+// ContainerLogLines returns a container's output since t, line by line
+// with Docker's timestamps, so that a caller polling the log can read only
+// what is new each time.
+func (c *Client) ContainerLogLines(ctx context.Context, id string, t time.Time) ([]LogLine, error) {
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true,
+		Since: fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())})
+	if err != nil {
+		return nil, fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
+		return nil, fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	var out []LogLine
+	for _, l := range strings.Split(buf.String(), "\n") {
+		ts, text, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			continue
+		}
+		out = append(out, LogLine{Time: tm, Text: text})
+	}
+	return out, nil
+}
+
 // ExecError is a command run with Exec that could not start or exited
 // non-zero.
 type ExecError struct {
