@@ -603,3 +603,36 @@ func TestGitLabAndGiteaEndpoints(t *testing.T) {
 		}
 	})
 }
+
+// The activity log is rotated at its size limit, and read across both files.
+func TestActivityLogRotates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.jsonl")
+	l, err := OpenActivityLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.max = 4 << 10
+	for i := range 200 {
+		if err := l.Write(Entry{Time: time.Unix(int64(i), 0), Delivery: fmt.Sprint("d", i), Decision: "rejected", Reason: "signature missing or wrong"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	for _, p := range []string{path, path + ".1"} {
+		if fi, err := os.Stat(p); err != nil || fi.Size() > 4<<10 {
+			t.Fatalf("%s: %v %v, want at most 4 KiB", p, fi, err)
+		}
+	}
+	got, err := ReadActivity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[len(got)-1].Delivery != "d199" || len(got) >= 200 {
+		t.Fatalf("read %d entries, last %v; want the newest ones, oldest dropped", len(got), got[len(got)-1])
+	}
+	for i := 1; i < len(got); i++ {
+		if !got[i].Time.After(got[i-1].Time) {
+			t.Fatalf("entries out of order at %d", i)
+		}
+	}
+}
