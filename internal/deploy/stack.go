@@ -106,22 +106,32 @@ func (s *Stack) waitHealthy(ctx context.Context, cs []engine.Container, timeout 
 
 func (s *Stack) waitOne(ctx context.Context, c engine.Container) error {
 	var last error
+	cur := c
 	for {
-		cur, err := s.Eng.Container(ctx, c.ID)
-		if err != nil {
-			return err
-		}
+		got, err := s.Eng.Container(ctx, c.ID)
 		switch {
-		case cur.RestartCount > 0:
-			return s.failure(ctx, cur, fmt.Sprintf("crashed and was restarted (%d times so far)", cur.RestartCount))
-		case cur.State == "exited" || cur.State == "dead":
-			return s.failure(ctx, cur, fmt.Sprintf("exited with code %d", cur.ExitCode))
-		case cur.Health == "unhealthy":
-			return s.failure(ctx, cur, "is unhealthy")
-		case cur.Health == "healthy" || cur.Health == "" && cur.State == "running":
-			if last = s.ready(ctx, cur); last == nil {
+		case err != nil && ctx.Err() == nil:
+			return err
+		case err != nil:
+			// The wait timed out during the inspection: reported below,
+			// with what the container last showed.
+		case got.RestartCount > 0:
+			return s.failure(ctx, got, fmt.Sprintf("crashed and was restarted (%d times so far)", got.RestartCount))
+		case got.State == "exited" || got.State == "dead":
+			return s.failure(ctx, got, fmt.Sprintf("exited with code %d", got.ExitCode))
+		case got.Health == "unhealthy":
+			return s.failure(ctx, got, "is unhealthy")
+		case got.Health == "healthy" || got.Health == "" && got.State == "running":
+			cur = got
+			err := s.ready(ctx, cur)
+			if err == nil {
 				return nil
 			}
+			if ctx.Err() == nil || last == nil {
+				last = err // not the timeout's own error over the app's answer
+			}
+		default:
+			cur = got
 		}
 		select {
 		case <-ctx.Done():
