@@ -1,9 +1,20 @@
 package webhook
 
 import (
+	"net"
 	"sync"
 	"time"
 )
+
+// limitKey is what failures are counted by: the address, or for IPv6 its
+// /64, which one host usually has whole.
+func limitKey(source string) string {
+	ip := net.ParseIP(source)
+	if ip == nil || ip.To4() != nil {
+		return source
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
 
 // failLimiter counts failed signature checks per source address in fixed
 // windows; past the limit, the address gets 429 until the window ends.
@@ -28,6 +39,7 @@ func newFailLimiter(limit int, window time.Duration) *failLimiter {
 
 // blocked reports whether source has failed too often in this window.
 func (l *failLimiter) blocked(source string, now time.Time) bool {
+	source = limitKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.counts[source]
@@ -36,6 +48,7 @@ func (l *failLimiter) blocked(source string, now time.Time) bool {
 
 // fail records a failed check.
 func (l *failLimiter) fail(source string, now time.Time) {
+	source = limitKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.counts[source]

@@ -636,3 +636,17 @@ func TestActivityLogRotates(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitKeyGroupsIPv6By64(t *testing.T) {
+	l := newFailLimiter(3, time.Minute)
+	now := time.Now()
+	for i := range 3 {
+		l.fail(fmt.Sprintf("2001:db8:1:2::%x", i+1), now)
+	}
+	if !l.blocked("2001:db8:1:2:ffff::9", now) {
+		t.Error("another address of the same /64 is not blocked")
+	}
+	if l.blocked("2001:db8:1:3::1", now) || l.blocked("192.0.2.1", now) {
+		t.Error("an address outside the /64 is blocked")
+	}
+}
