@@ -46,8 +46,14 @@ func waitHTTP(b *testing.B, url string) {
 // blast sends n signed deliveries with c concurrent clients and returns
 // deliveries per second, the p99 latency and the peak resident memory of pid.
 func blast(b *testing.B, url, secret string, n, c, pid int, status int) (float64, time.Duration, int64) {
-	body := []byte(`{"ref":"refs/heads/not-deployed","after":"` + fmt.Sprintf("%040x", 1) + `","repository":{"full_name":"octo-org/pinboard"},"sender":{"login":"bench"}}`)
-	sig := webhook.SignGitHub([]byte(secret), body)
+	// Each delivery is a different push (muelle refuses a body it has seen
+	// as a replay), signed before the clock starts.
+	round := time.Now().UnixNano()
+	bodies, sigs := make([][]byte, n), make([]string, n)
+	for i := range n {
+		bodies[i] = []byte(`{"ref":"refs/heads/not-deployed","after":"` + fmt.Sprintf("%024x%016x", round, i) + `","repository":{"full_name":"octo-org/pinboard"},"sender":{"login":"bench"}}`)
+		sigs[i] = webhook.SignGitHub([]byte(secret), bodies[i])
+	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c}}
 	var next atomic.Int64
 	var bad atomic.Int64
@@ -77,11 +83,11 @@ func blast(b *testing.B, url, secret string, n, c, pid int, status int) (float64
 				if i >= int64(n) {
 					return
 				}
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-GitHub-Event", "push")
 				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", start.UnixNano(), i))
-				req.Header.Set("X-Hub-Signature-256", sig)
+				req.Header.Set("X-Hub-Signature-256", sigs[i])
 				t := time.Now()
 				resp, err := client.Do(req)
 				lat[i] = time.Since(t)

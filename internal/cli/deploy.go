@@ -248,7 +248,7 @@ It changes nothing else.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.out, "release %s is recorded as failed; deploys and rollbacks run again\n", r.ID)
+			fmt.Fprintf(g.out, "release %s is recorded as %s; deploys and rollbacks run again\n", r.ID, r.Status)
 			if d.MaintenanceOn() {
 				fmt.Fprintln(g.out, "the maintenance page is still on: 'muelle restore' lifts it, or remove deploy/nginx/maintenance.on")
 			}

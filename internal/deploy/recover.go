@@ -57,6 +57,11 @@ func (d *Deployer) recover(ctx context.Context) error {
 // completeForward finishes a run that got as far as retiring the old
 // release.
 func (d *Deployer) completeForward(ctx context.Context, r *Release) error {
+	if r.Operation == "rollback" && r.Restoring != "" {
+		// A restore was under way: it stopped the web service, so there
+		// is nothing to switch to until it has run again.
+		return d.finishRollback(ctx, r, time.Time{}, true)
+	}
 	if err := d.Stack.removeOneOffs(ctx); err != nil {
 		return err
 	}
@@ -80,7 +85,7 @@ func (d *Deployer) completeForward(ctx context.Context, r *Release) error {
 	// are still running: they drain before they are stopped.
 	switched := time.Now()
 	if r.Operation == "rollback" {
-		return d.finishRollback(ctx, r, switched)
+		return d.finishRollback(ctx, r, switched, false)
 	}
 	return d.finish(ctx, r, switched)
 }
@@ -152,7 +157,7 @@ func (d *Deployer) Rollback(ctx context.Context, opts RollbackOptions) (*Release
 	if err != nil {
 		return r, d.fail(ctx, r, err)
 	}
-	err = d.step(ctx, r, "retire", PhaseRetire, func() error { return d.finishRollback(ctx, r, switched) })
+	err = d.step(ctx, r, "retire", PhaseRetire, func() error { return d.finishRollback(ctx, r, switched, opts.Restore) })
 	summary := fmt.Sprintf("rolled back from %s to %s", r.Previous, r.ID)
 	if r.Recovery != "" {
 		summary += "; " + r.Recovery
@@ -240,34 +245,51 @@ func (d *Deployer) rollbackTarget(live *Release, target string) (*Release, error
 }
 
 // finishRollback retires the release rolled back from, then reverses the
-// migrations it applied beyond the target's.
-func (d *Deployer) finishRollback(ctx context.Context, r *Release, switched time.Time) error {
+// migrations it applied beyond the target's; mayRestore allows restoring
+// a backup when that fails.
+func (d *Deployer) finishRollback(ctx context.Context, r *Release, switched time.Time, mayRestore bool) error {
 	if wait := time.Until(switched.Add(d.Cfg.Deploy.Drain)); wait > 0 {
 		time.Sleep(wait)
 	}
-	if err := d.Stack.retire(ctx, r.OldContainers); err != nil {
-		return err
+	if r.Restoring == "" {
+		if err := d.Stack.retire(ctx, r.OldContainers); err != nil {
+			return err
+		}
+		if err := d.Stack.switchTo(ctx, nil); err != nil {
+			return err
+		}
+		r.Phase = PhaseUnmigrate
+		if err := d.save(r); err != nil {
+			return err
+		}
 	}
-	if err := d.Stack.switchTo(ctx, nil); err != nil {
-		return err
+	backupID := r.Restoring
+	if backupID == "" {
+		backupID = d.backupAt(r.Migrations)
 	}
-	r.Phase = PhaseUnmigrate
-	if err := d.save(r); err != nil {
-		return err
-	}
-	backupID := d.backupAt(r.Migrations)
-	note, err := d.undoMigrations(ctx, r, r.PreviousImage, r.Previous, r.Migrations, true, backupID, r.Image, r.ID)
+	note, err := d.undoMigrations(ctx, r, r.PreviousImage, r.Previous, r.Migrations, true, backupID, r.Image, r.ID, mayRestore || r.Restoring != "")
 	r.Recovery = note
 	if err != nil {
 		r.Error = err.Error()
 	}
+	if err != nil && r.Restoring != "" {
+		// The restore failed part way: the rollback stays unfinished, and
+		// the next deploy or rollback restores again.
+		return errors.Join(err, d.save(r))
+	}
 	if img, ierr := d.Stack.Eng.Image(ctx, r.Image); ierr == nil {
 		_ = d.Stack.Eng.Tag(ctx, img.ID, d.Stack.Proj.Name+"-web:latest") // the compose default follows the live release
 	}
+	operator := r.Status == StatusOperator
 	rolledFrom := d.h.Live()
 	d.goLive(r)
 	if rolledFrom != nil && rolledFrom.Seq != r.Seq {
 		rolledFrom.Status = StatusRolledBack
+	}
+	if operator {
+		// It serves, but the schema is not its own: deploys wait for the
+		// operator ('muelle releases resolve' records it live).
+		r.Status = StatusOperator
 	}
 	if serr := d.save(r); serr != nil {
 		return errors.Join(err, serr)
@@ -320,7 +342,11 @@ func (d *Deployer) Resolve(ctx context.Context, id, by string) (*Release, error)
 	if r.Recovery != "" {
 		note = r.Recovery + "; " + note
 	}
-	r.Status, r.Recovery, r.Finished = StatusFailed, note, time.Now().UTC()
+	status := StatusFailed
+	if r.Phase == PhaseCompleted {
+		status = StatusLive // a rollback that serves, stopped over its migrations
+	}
+	r.Status, r.Recovery, r.Finished = status, note, time.Now().UTC()
 	r.PID, r.OldContainers, r.NewContainers, r.Restoring = 0, nil, nil, ""
 	if err := d.save(r); err != nil {
 		return nil, err

@@ -95,12 +95,40 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 		return fmt.Sprintf("nothing was changed; %s still serves", r.Previous), nil
 	}
 	var did []string
+	if r.Restoring != "" {
+		// A restore of the pre-deploy backup was under way: traffic had
+		// been switched back and the new containers removed before it,
+		// and the restore stopped the web service. It is run again, and
+		// starts the web service when done.
+		dbNote, err := d.undoMigrations(ctx, r, r.Image, r.ID, r.MigrationsBefore, true, r.Backup, r.PreviousImage, r.Previous, true)
+		if err != nil {
+			return dbNote, err
+		}
+		if err := d.Stack.switchTo(ctx, nil); err != nil {
+			return dbNote, err
+		}
+		return dbNote + "; " + r.Previous + " serves", nil
+	}
 	old, err := d.liveContainers(ctx, r.OldContainers)
 	if err != nil {
 		return "", err
 	}
+	if len(old) == 0 && r.PreviousImage != "" {
+		// Restarted since (by 'muelle up', say): the previous release's
+		// running containers are the old ones now.
+		all, err := d.Stack.webContainers(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range running(all) {
+			if c.Image == r.PreviousImage {
+				old = append(old, c)
+			}
+		}
+		r.OldContainers = ids(old)
+	}
 	if len(old) == 0 {
-		return "", fmt.Errorf("the previous release's containers are gone; start it again with 'muelle rollback %s'", r.Previous)
+		return "", fmt.Errorf("no container of the previous release %s is running: start it with 'docker compose -p %s -f %s --env-file %s up -d --no-build --wait web' (its image %s is the compose default) and the next deploy or rollback finishes this undo; or repair by hand and run 'muelle releases resolve %s'", r.Previous, d.Stack.Proj.Name, d.Cfg.ComposeFile, d.Cfg.EnvFile, r.PreviousImage, r.ID)
 	}
 	// Traffic first: the old release must be the only one served.
 	if slices.ContainsFunc(d.Stack.upstreamNames(), func(n string) bool { return !slices.Contains(names(old), n) && n != WebService }) || r.Phase == PhaseSwitch || r.Phase == PhaseWatch {
@@ -133,7 +161,7 @@ func (d *Deployer) undo(ctx context.Context, r *Release) (string, error) {
 			return strings.Join(did, "; "), err
 		}
 	}
-	dbNote, err := d.undoMigrations(ctx, r, r.Image, r.ID, r.MigrationsBefore, r.BeforeKnown, r.Backup, r.PreviousImage, r.Previous)
+	dbNote, err := d.undoMigrations(ctx, r, r.Image, r.ID, r.MigrationsBefore, r.BeforeKnown, r.Backup, r.PreviousImage, r.Previous, true)
 	if dbNote != "" {
 		did = append(did, dbNote)
 	}
@@ -181,8 +209,10 @@ func (d *Deployer) removeNew(ctx context.Context, r *Release, old []engine.Conta
 // undoMigrations returns the schema to target. It reverses migrations with
 // image when Django can; otherwise it restores backupID (or, configured
 // with irreversible: stop, leaves the site in maintenance for the operator).
-// The web service is restarted at servingImage after a restore.
-func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, release string, target []string, known bool, backupID, servingImage, serving string) (string, error) {
+// The web service is restarted at servingImage after a restore. Without
+// mayRestore, a reversal that fails stops for the operator instead of
+// restoring (a rollback whose operator did not accept the loss).
+func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, release string, target []string, known bool, backupID, servingImage, serving string, mayRestore bool) (string, error) {
 	if !known {
 		return "", nil // never reached the migrations
 	}
@@ -220,6 +250,10 @@ func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, releas
 	if backupID == "" {
 		return "", fmt.Errorf("%w; and there is no backup to restore", cause)
 	}
+	if !mayRestore && r.Restoring == "" {
+		r.Status = StatusOperator
+		return "", fmt.Errorf("%w; the database keeps %s's migrations, and %s serves on them. Restoring backup %s would lose the writes since it: muelle restore %s --yes does that; or repair the schema by hand. Then 'muelle releases resolve %s' lets deploys run again", cause, r.Previous, r.ID, backupID, backupID, r.ID)
+	}
 	if d.Cfg.Deploy.Irreversible == "stop" && r.Restoring == "" {
 		if merr := d.maintenance().On(ctx); merr != nil {
 			return "", merr
@@ -235,12 +269,24 @@ func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, releas
 	if err := d.save(r); err != nil {
 		return "", err
 	}
-	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving, n: len(r.OldContainers)}, d.maintenance())
+	safety, rerr := d.Backups.Restore(ctx, backupID, backup.RestoreOptions{DB: true}, webServices{d: d, image: servingImage, release: serving, n: max(len(r.OldContainers), 1)}, d.maintenance())
+	if safety != nil && r.RestoreSafety == "" {
+		// The first attempt's safety backup holds the writes since the
+		// backup; a retry's would not.
+		r.RestoreSafety = safety.ID
+		if err := d.save(r); err != nil {
+			d.Log.Warn("could not record the safety backup", "err", err)
+		}
+	}
 	if rerr != nil {
 		return "", fmt.Errorf("%v; then restoring backup %s failed: %w", cause, backupID, rerr)
 	}
-	r.Restoring = ""
-	loss, lost := d.lostWrites(backupID, safety)
+	safetyID := r.RestoreSafety
+	r.Restoring, r.RestoreSafety = "", ""
+	if err := d.save(r); err != nil {
+		return "", err
+	}
+	loss, lost := d.lostWrites(backupID, safetyID)
 	if lost {
 		r.DataLoss = loss
 	}
@@ -251,9 +297,13 @@ func (d *Deployer) undoMigrations(ctx context.Context, r *Release, image, releas
 // of the safety backup taken just before the restore. Counts show rows
 // added and removed, not rows updated in place: the safety backup has
 // those.
-func (d *Deployer) lostWrites(backupID string, safety *backup.Entry) (string, bool) {
+func (d *Deployer) lostWrites(backupID, safetyID string) (string, bool) {
 	c, err := d.Backups.Store.Load()
-	if err != nil || safety == nil || safety.DB == nil {
+	if err != nil {
+		return "writes since the backup may be lost", true
+	}
+	safety, err := c.Find(safetyID)
+	if err != nil || safety.DB == nil {
 		return "writes since the backup may be lost", true
 	}
 	pre, err := c.Find(backupID)

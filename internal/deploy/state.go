@@ -91,6 +91,9 @@ type Release struct {
 	// Restoring is the backup an undo was restoring: an interrupted
 	// restore is run again, whatever the database looks like.
 	Restoring string `json:"restoring,omitempty"`
+	// RestoreSafety is the safety backup the first attempt of that restore
+	// took: the state with the writes a restore loses.
+	RestoreSafety string `json:"restore_safety,omitempty"`
 	// DataLoss says which writes a restore lost, when it lost any.
 	DataLoss string `json:"data_loss,omitempty"`
 
