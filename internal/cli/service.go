@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"text/template"
 
 	"github.com/muelle-dev/muelle/internal/atomicfile"
@@ -18,10 +15,14 @@ import (
 // sdQuote quotes a word for a systemd unit: double quotes, with
 // backslashes, quotes and specifiers (%) escaped.
 func sdQuote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%").Replace(s) + `"`
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$").Replace(s) + `"`
 }
 
-var unitTemplate = template.Must(template.New("unit").Funcs(template.FuncMap{"q": sdQuote}).Parse(`# muelle's daemon for {{.Project}}, written by 'muelle service install'.
+// sdPath escapes a path for a setting systemd does not unquote
+// (WorkingDirectory=): specifiers only.
+func sdPath(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+var unitTemplate = template.Must(template.New("unit").Funcs(template.FuncMap{"q": sdQuote, "pct": sdPath}).Parse(`# muelle's daemon for {{.Project}}, written by 'muelle service install'.
 [Unit]
 Description=muelle serve: webhooks and scheduled jobs of {{.Project}}
 Documentation=https://github.com/muelle-dev/muelle
@@ -32,16 +33,10 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStart={{q .Binary}} serve {{q .Dir}}
-WorkingDirectory={{q .Dir}}
+WorkingDirectory={{pct .Dir}}
 Environment={{q (print "HOME=" .Home)}}
-{{- if .User}}
-# The project's owner, so git accepts the checkout and files stay theirs;
-# the docker group lets it use the Docker socket.
-User={{.User}}
-Group={{.Group}}
-SupplementaryGroups=docker
-CapabilityBoundingSet=
-{{- end}}
+# git refuses a checkout another user owns unless it is a safe.directory.
+Environment=GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory {{q (print "GIT_CONFIG_VALUE_0=" .Dir)}}
 Restart=on-failure
 RestartSec=5
 # SIGTERM stops accepting deliveries and lets a running deploy finish.
@@ -102,15 +97,8 @@ func newServiceCmd(g *globals) *cobra.Command {
 				return err
 			}
 			home, _ := os.UserHomeDir()
-			owner, group := dirOwner(cfg.Dir)
-			if owner != nil {
-				home = owner.HomeDir
-			}
 			data := map[string]string{"Project": cfg.Project, "Binary": bin, "Dir": cfg.Dir,
 				"Home": home, "StateDir": cfg.StateDir, "BackupDir": cfg.Backup.Dir}
-			if owner != nil {
-				data["User"], data["Group"] = owner.Username, group
-			}
 			var unit bytes.Buffer
 			if err := unitTemplate.Execute(&unit, data); err != nil {
 				return err
@@ -142,26 +130,4 @@ func newServiceCmd(g *globals) *cobra.Command {
 	install.Flags().StringVar(&o.file, "file", "", "write the unit here (default /etc/systemd/system/muelle-PROJECT.service)")
 	cmd.AddCommand(install)
 	return cmd
-}
-
-// dirOwner returns the user and group owning dir, unless that is root
-// (then the daemon runs as root, like the Docker CLI usually does).
-func dirOwner(dir string) (*user.User, string) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, ""
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Uid == 0 {
-		return nil, ""
-	}
-	u, err := user.LookupId(strconv.Itoa(int(st.Uid)))
-	if err != nil {
-		return nil, ""
-	}
-	group := strconv.Itoa(int(st.Gid))
-	if g, err := user.LookupGroupId(group); err == nil {
-		group = g.Name
-	}
-	return u, group
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/patternmatcher"
@@ -39,6 +40,10 @@ func (c Commit) ID() string { return c.Hash[:12] }
 
 func (s Source) git(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", s.Dir}, args...)...)
+	// Cancelled (a deadline): SIGTERM, so that git removes its lock files
+	// (a SIGKILLed fetch can leave refs locked for every later one).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

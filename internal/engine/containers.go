@@ -145,11 +145,14 @@ type LogLine struct {
 	Text string
 }
 
-// ContainerLogLines returns a container's output since t, line by line
+// ContainerLogLines returns a container's standard output since t, line by line
 // with Docker's timestamps, so that a caller polling the log can read only
 // what is new each time.
 func (c *Client) ContainerLogLines(ctx context.Context, id string, t time.Time) ([]LogLine, error) {
-	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true,
+	// Standard output only: the two streams are timestamped separately
+	// and can interleave out of order, which would make a poller skip
+	// lines. (nginx writes its access log there, its errors to stderr.)
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, Timestamps: true,
 		Since: fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())})
 	if err != nil {
 		return nil, fmt.Errorf("logs of container %s: %w", id, err)

@@ -56,6 +56,9 @@ const (
 // itself gives up on a delivery after 10 seconds.
 const bodyTimeout = 10 * time.Second
 
+// slotWait bounds the wait for a reading slot.
+const slotWait = 5 * time.Second
+
 // Init sets the defaults: at most 20 failed signature checks per source
 // address per minute.
 func (rc *Receiver) Init() *Receiver {
@@ -70,7 +73,8 @@ func (rc *Receiver) Init() *Receiver {
 
 type headers struct {
 	event, delivery string
-	verify          func(body []byte) bool
+	// verify checks the signature and returns the bytes it covers.
+	verify func(body []byte) ([]byte, bool)
 }
 
 func (rc *Receiver) headers(r *http.Request) headers {
@@ -78,23 +82,23 @@ func (rc *Receiver) headers(r *http.Request) headers {
 	switch rc.Forge {
 	case "gitlab":
 		return headers{h.Get("X-Gitlab-Event"), h.Get("X-Gitlab-Event-UUID"),
-			func([]byte) bool { return VerifyToken(rc.Secrets, h.Get("X-Gitlab-Token")) }}
+			func(b []byte) ([]byte, bool) { return b, VerifyToken(rc.Secrets, h.Get("X-Gitlab-Token")) }}
 	case "gitea":
 		sig := cmpOr(h.Get("X-Gitea-Signature"), h.Get("X-Forgejo-Signature"))
 		return headers{cmpOr(h.Get("X-Gitea-Event"), h.Get("X-Forgejo-Event")), cmpOr(h.Get("X-Gitea-Delivery"), h.Get("X-Forgejo-Delivery")),
-			func(b []byte) bool {
+			func(b []byte) ([]byte, bool) {
 				if VerifyGitea(rc.Secrets, b, sig) {
-					return true
+					return b, true
 				}
 				// Gitea and Forgejo sign the JSON even when they send it
 				// form-encoded.
 				p, err := payloadOf(r.Header.Get("Content-Type"), b)
-				return err == nil && len(p) != len(b) && VerifyGitea(rc.Secrets, p, sig)
+				return p, err == nil && len(p) != len(b) && VerifyGitea(rc.Secrets, p, sig)
 			}}
 	}
 	sig := h.Get("X-Hub-Signature-256")
 	return headers{h.Get("X-GitHub-Event"), h.Get("X-GitHub-Delivery"),
-		func(b []byte) bool { return VerifyGitHub(rc.Secrets, b, sig) }}
+		func(b []byte) ([]byte, bool) { return b, VerifyGitHub(rc.Secrets, b, sig) }}
 }
 
 func (rc *Receiver) decide(event string, payload []byte) (Decision, error) {
@@ -142,6 +146,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case slots <- struct{}{}:
 	case <-r.Context().Done():
 		return
+	case <-time.After(slotWait):
+		// Every slot held (slow senders, perhaps on purpose): the forge
+		// retries, or the operator redelivers; GitHub waits 10 s at most.
+		reply(http.StatusServiceUnavailable, "rejected", "too many bodies being read", "busy; redeliver later")
+		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := readBody(w, r, r.ContentLength)
@@ -152,13 +161,16 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reply(http.StatusRequestEntityTooLarge, "invalid", "body over the limit", "payload too large")
 			return
 		}
+		// A body that never arrives held a slot: it counts as a failure.
+		rc.limiter.fail(source, now)
 		reply(http.StatusBadRequest, "invalid", "reading the body: "+err.Error(), "bad request")
 		return
 	}
 	h := rc.headers(r)
 	e.Event, e.Delivery = h.event, h.delivery
 	// The signature first: nothing of an unverified body is parsed.
-	if !h.verify(body) {
+	signed, ok := h.verify(body)
+	if !ok {
 		rc.limiter.fail(source, now)
 		reply(http.StatusUnauthorized, "rejected", "signature missing or wrong", "invalid signature")
 		return
@@ -166,7 +178,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Replays: the delivery id is not signed, so a captured delivery
 	// could be sent again under a new id (or none); its body, signed, is
 	// remembered too. Two genuine deliveries never have the same body.
-	keys := []string{"body:" + bodyKey(body)}
+	keys := []string{"body:" + bodyKey(signed)}
 	if h.delivery != "" {
 		keys = append(keys, h.delivery)
 	}

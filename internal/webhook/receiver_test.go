@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -596,6 +597,15 @@ func TestGitLabAndGiteaEndpoints(t *testing.T) {
 		}
 		if code := post(rc, "application/x-www-form-urlencoded", form, map[string]string{"X-Forgejo-Event": "push", "X-Forgejo-Signature": sig, "X-Forgejo-Delivery": "f1"}); code != 202 {
 			t.Errorf("Forgejo form delivery signed over the JSON: %d, want 202", code)
+		}
+		// The same signed JSON again, re-encoded or sent as is, under new
+		// ids: a replay.
+		reencoded := append(slices.Clone(form), "&z=1"...)
+		if code := post(rc, "application/x-www-form-urlencoded", reencoded, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": sig, "X-Gitea-Delivery": "f2"}); code != 200 {
+			t.Errorf("replay re-encoded: %d, want 200", code)
+		}
+		if code := post(rc, "application/json", body, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": sig, "X-Gitea-Delivery": "f3"}); code != 200 {
+			t.Errorf("replay as JSON: %d, want 200", code)
 		}
 		rc.Queue.Close()
 		if len(rec.jobs) != 1 || rec.jobs[0].Commit != "c24ca5f3e3a73a76c9aef7f558f8b8aa65af672e" {
