@@ -5,6 +5,8 @@ package test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"maps"
 	"io"
 	"net"
 	"net/http"
@@ -255,9 +257,12 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 			switchBack = append(switchBack, r["switch_back_ns"].(float64)/1e6)
 		}
 	}
-	for name, v := range stepTimes {
-		b.Logf("deploy step %s: median %.2fs over %d deploys", name, median(v), len(v))
+	// One line: go test keeps only the first lines a benchmark logs.
+	var medians []string
+	for _, name := range slices.Sorted(maps.Keys(stepTimes)) {
+		medians = append(medians, fmt.Sprintf("%s %.2fs", name, median(stepTimes[name])))
 	}
+	b.Logf("deploy steps, median over %d deploys: %s", len(timed), strings.Join(medians, ", "))
 	_, _, p50s, p99s := l.stats("steady")
 	nm, fm, p50m, p99m := l.stats("deploy", "rollback")
 	_, fd, p50d, p99d := l.stats("deploy")
