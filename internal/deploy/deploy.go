@@ -108,7 +108,7 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Release, error) {
 		switched, err = d.startAndSwitch(ctx, r, old)
 	}
 	if err == nil {
-		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watch(ctx, switched) })
+		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watchAndWorkers(ctx, r, switched) })
 	}
 	if err != nil {
 		return r, d.fail(ctx, r, err)
@@ -147,11 +147,42 @@ func (d *Deployer) startAndSwitch(ctx context.Context, r *Release, old []engine.
 		switched = time.Now()
 		return d.Stack.switchTo(ctx, names(fresh))
 	})
-	if err == nil && len(d.Cfg.Deploy.Workers) > 0 {
-		// Still phase switch for recovery: the workers follow the web.
-		err = d.step(ctx, r, "workers", "", func() error { return d.updateWorkers(ctx, r.Image, r.ID) })
-	}
 	return switched, err
+}
+
+// watchAndWorkers updates the worker services to r while it watches r
+// through nginx (step watch): the watch runs from the switch, so a release
+// that fails through nginx is caught while the workers are still being
+// updated, and its window ends deploy.watch after they are. A failure of
+// either stops the other.
+func (d *Deployer) watchAndWorkers(ctx context.Context, r *Release, switched time.Time) error {
+	workersCtx, cancelWorkers := context.WithCancel(ctx)
+	defer cancelWorkers()
+	watchCtx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
+	done := make(chan struct{})
+	var ws Step
+	var werr error
+	go func() {
+		defer close(done)
+		if len(d.Cfg.Deploy.Workers) == 0 {
+			return
+		}
+		ws, werr = d.timed(r.ID, "workers", func() error { return d.updateWorkers(workersCtx, r.Image, r.ID) })
+		if werr != nil {
+			cancelWatch()
+		}
+	}()
+	err := d.watch(watchCtx, switched, done)
+	cancelWorkers()
+	<-done
+	if ws.Name != "" {
+		r.Steps = append(r.Steps, ws)
+	}
+	if werr != nil {
+		return werr
+	}
+	return err
 }
 
 // serving returns the web containers serving now.
@@ -401,15 +432,22 @@ func (d *Deployer) updateWorkers(ctx context.Context, image, release string) err
 	return d.Stack.at(image, release).Run(ctx, d.Out, d.Out, args...)
 }
 
-// watch checks the new release through nginx for the watch window.
-// The window starts now, after the workers were updated; nginx's answers
-// count from the switch.
-func (d *Deployer) watch(ctx context.Context, since time.Time) error {
-	end := time.Now().Add(d.Cfg.Deploy.Watch)
+// watch checks the new release through nginx, counting nginx's answers
+// from since, until deploy.watch after begun is closed (the workers are
+// updated).
+func (d *Deployer) watch(ctx context.Context, since time.Time, begun <-chan struct{}) error {
+	var end time.Time // set once begun is closed
 	answers := &answerCount{last: since}
 	fails := 0
 	lastProbe := time.Time{}
 	for {
+		if end.IsZero() {
+			select {
+			case <-begun:
+				end = time.Now().Add(d.Cfg.Deploy.Watch)
+			default:
+			}
+		}
 		// nginx's answers every 250 ms: under load a broken release shows
 		// in its log well before a probe would notice.
 		if err := d.errorRate(ctx, answers); err != nil {
@@ -425,13 +463,17 @@ func (d *Deployer) watch(ctx context.Context, since time.Time) error {
 				fails = 0
 			}
 		}
-		if time.Now().After(end) {
+		if !end.IsZero() && time.Now().After(end) {
 			return nil
+		}
+		pause := 250 * time.Millisecond
+		if !end.IsZero() {
+			pause = min(pause, time.Until(end)+time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(min(250*time.Millisecond, time.Until(end)+time.Millisecond)):
+		case <-time.After(pause):
 		}
 	}
 }

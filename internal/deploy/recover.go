@@ -152,7 +152,7 @@ func (d *Deployer) Rollback(ctx context.Context, opts RollbackOptions) (*Release
 		// The release went live before, but not with today's data and
 		// configuration: watched like a deploy, and switched back to the
 		// live one if it fails.
-		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watch(ctx, switched) })
+		err = d.step(ctx, r, "watch", PhaseWatch, func() error { return d.watchAndWorkers(ctx, r, switched) })
 	}
 	if err != nil {
 		return r, d.fail(ctx, r, err)
